@@ -1,0 +1,63 @@
+"""What the engine needs to know about a model family, behind one small class.
+
+A new family is one new file in this folder: subclass :class:`ModelAdapter`, name the model classes it
+handles, and say where the decoder layers, the audio placeholder id and the attention projections are.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+
+class ModelAdapter(ABC):
+    """Locates the parts of a model that pruning touches."""
+
+    model_classes: ClassVar[tuple[str, ...]] = ()
+    """Class names (``type(model).__name__``) this adapter handles."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    @property
+    @abstractmethod
+    def entry(self) -> nn.Module:
+        """The module whose forward receives ``input_ids``, ``attention_mask`` and ``past_key_values`` once per step,
+        before any encoder work (the engine reads audio positions there)."""
+
+    @property
+    @abstractmethod
+    def layers(self) -> nn.ModuleList:
+        """The text decoder layers, called with hidden states positionally and everything else as keywords."""
+
+    @property
+    @abstractmethod
+    def text_config(self):
+        """The decoder's config (sets the attention implementation and the mask shape)."""
+
+    @property
+    @abstractmethod
+    def audio_token_id(self) -> int:
+        """The placeholder id the processor writes once per audio token."""
+
+    @abstractmethod
+    def attention(self, layer: nn.Module) -> nn.Module:
+        """The self-attention module of a decoder layer."""
+
+    @abstractmethod
+    def project_query_key(
+        self,
+        attention: nn.Module,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        query_index: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Post-rotary queries of the rows ``query_index`` ``(B, H, Q, d)`` and keys of every row ``(B, H_kv, L, d)``,
+        computed exactly as ``attention`` computes them from its (normed) input ``hidden_states``."""
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)

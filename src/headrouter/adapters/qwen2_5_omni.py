@@ -1,0 +1,61 @@
+"""Qwen2.5-Omni: the full model (pruning goes into its thinker) and the thinker alone."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+from transformers.models.qwen2_5_omni import modeling_qwen2_5_omni as modeling
+
+from .base import ModelAdapter
+
+logger = logging.getLogger("headrouter")
+
+
+class Qwen2_5OmniAdapter(ModelAdapter):
+    model_classes = ("Qwen2_5OmniForConditionalGeneration", "Qwen2_5OmniThinkerForConditionalGeneration")
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model)
+        self.thinker = model.thinker if type(model).__name__ == "Qwen2_5OmniForConditionalGeneration" else model
+        if getattr(model, "has_talker", False):
+            logger.warning(
+                "headrouter prunes the thinker only; speech output through the talker needs the thinker's "
+                "full-length hidden states and is not supported while pruning: generate with generation_mode='text' "
+                "(or call model.disable_talker())."
+            )
+
+    @property
+    def entry(self) -> nn.Module:
+        return self.thinker.model
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        return self.thinker.model.language_model.layers
+
+    @property
+    def text_config(self):
+        return self.thinker.model.language_model.config
+
+    @property
+    def audio_token_id(self) -> int:
+        return int(self.thinker.config.audio_token_id)
+
+    def attention(self, layer: nn.Module) -> nn.Module:
+        return layer.self_attn
+
+    def project_query_key(self, attention, hidden_states, position_embeddings, query_index):
+        batch, seq, _ = hidden_states.shape
+        d = attention.head_dim
+        rows = torch.arange(batch, device=hidden_states.device)[:, None]
+        cos, sin = (t.expand(batch, -1, -1) for t in position_embeddings)
+        query = attention.q_proj(hidden_states[rows, query_index]).view(batch, -1, attention.num_heads, d)
+        key = attention.k_proj(hidden_states).view(batch, seq, -1, d).transpose(1, 2)
+        query = _rotate(query.transpose(1, 2), cos[rows, query_index], sin[rows, query_index])
+        return query, _rotate(key, cos, sin)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """The model's rotary embedding (``apply_rotary_pos_emb``) for one tensor ``(B, heads, n, d)``."""
+    return x * cos[:, None] + modeling.rotate_half(x) * sin[:, None]

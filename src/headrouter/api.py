@@ -1,0 +1,78 @@
+"""wrap / unwrap / pruning: the three calls most users need."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from torch import nn
+
+from .config import DEFAULT_PRUNE_LAYER, PruningConfig
+from .methods import ScoringMethod, get_method
+from .router import HeadRouter
+
+logger = logging.getLogger("headrouter")
+
+ATTRIBUTE = "headrouter"
+"""The router lives at ``model.headrouter`` while the model is wrapped."""
+
+
+def wrap(
+    model: nn.Module,
+    keep_ratio: float = 0.7,
+    *,
+    prune_layer: int = DEFAULT_PRUNE_LAYER,
+    method: str | ScoringMethod = "fastv",
+    **method_kwargs,
+) -> nn.Module:
+    """Prune audio tokens inside ``model``'s decoder from layer ``prune_layer`` on; returns the same model.
+
+    ``generate`` and ``forward`` keep their API. Per sample, ``ceil(keep_ratio * n_audio)`` audio tokens
+    (at least 1) are kept, chosen by ``method`` (a registered name, see
+    :func:`headrouter.available_methods`, with its settings as extra keyword arguments, or a
+    :class:`~headrouter.methods.ScoringMethod` object). The router is at ``model.headrouter``.
+
+    Wrapping an already wrapped model replaces its settings: the old router is detached first, so
+    wraps never stack.
+    """
+    scorer = get_method(method, **method_kwargs)
+    settings = {k: v for k, v in scorer.config().items() if k != "name"}
+    config = PruningConfig(keep_ratio, prune_layer, scorer.name, settings)
+    router = HeadRouter(model, config, scorer)  # validates the model and the layer before touching it
+    if isinstance(getattr(model, ATTRIBUTE, None), HeadRouter):
+        logger.info("model was already wrapped (%r); replacing its settings", getattr(model, ATTRIBUTE))
+        unwrap(model)
+    setattr(model, ATTRIBUTE, router.attach())
+    return model
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """Remove pruning from ``model``: no hooks and no router left. A model that is not wrapped is returned as is."""
+    router = getattr(model, ATTRIBUTE, None)
+    if isinstance(router, HeadRouter):
+        router.detach()
+        delattr(model, ATTRIBUTE)
+    return model
+
+
+@contextmanager
+def pruning(
+    model: nn.Module,
+    keep_ratio: float = 0.7,
+    *,
+    prune_layer: int = DEFAULT_PRUNE_LAYER,
+    method: str | ScoringMethod = "fastv",
+    **method_kwargs,
+) -> Iterator[HeadRouter]:
+    """Prune inside a ``with`` block; on exit the model is as it was before (unwrapped, or wrapped as before)."""
+    previous = getattr(model, ATTRIBUTE, None)
+    if isinstance(previous, HeadRouter):
+        previous.detach()
+    try:
+        wrap(model, keep_ratio, prune_layer=prune_layer, method=method, **method_kwargs)
+        yield getattr(model, ATTRIBUTE)
+    finally:
+        unwrap(model)
+        if isinstance(previous, HeadRouter):
+            setattr(model, ATTRIBUTE, previous.attach())

@@ -1,0 +1,51 @@
+"""PruningConfig: the settings of one wrap, validated up front and serializable."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import asdict, dataclass, field
+
+DEFAULT_PRUNE_LAYER = 2
+"""K: the first pruned layer; attention is read at K-1 (as in the AudioMarathon evaluation code)."""
+
+
+@dataclass(frozen=True)
+class PruningConfig:
+    """How much audio to keep and where to cut.
+
+    ``keep_ratio`` in (0, 1]: per sample, ``ceil(keep_ratio * n_audio)`` audio tokens are kept (at least 1).
+    ``prune_layer`` K: layers ``>= K`` see only kept tokens; scores come from layer K-1's attention.
+    ``method``: a registered method name; ``method_kwargs`` its settings.
+    """
+
+    keep_ratio: float = 0.7
+    prune_layer: int = DEFAULT_PRUNE_LAYER
+    method: str = "fastv"
+    method_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        ratio = self.keep_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):
+            raise TypeError(f"keep_ratio must be a number in (0, 1], got {type(ratio).__name__}")
+        if not 0.0 < float(ratio) <= 1.0:
+            raise ValueError(f"keep_ratio must be in (0, 1], got {ratio}")
+        layer = self.prune_layer
+        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
+            raise TypeError(f"prune_layer must be an int, got {type(layer).__name__}")
+        object.__setattr__(self, "keep_ratio", float(ratio))
+        object.__setattr__(self, "prune_layer", int(layer))
+
+    def check_layers(self, num_layers: int) -> None:
+        """``ValueError`` unless ``1 <= prune_layer <= num_layers - 1``."""
+        if not 1 <= self.prune_layer <= num_layers - 1:
+            raise ValueError(
+                f"prune_layer must be between 1 and {num_layers - 1} for a decoder of {num_layers} layers, "
+                f"got {self.prune_layer}"
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PruningConfig:
+        return cls(**data)

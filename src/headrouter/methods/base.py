@@ -1,0 +1,103 @@
+"""The one small interface every scoring method implements, and the registry that names them."""
+
+from __future__ import annotations
+
+from abc import ABC
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+
+from ..selection import top_k_audio
+
+
+@dataclass
+class ScoringContext:
+    """What the engine knows about a batch when layer K is reached during prefill.
+
+    Shapes use ``B`` batch, ``L`` sequence, ``H`` query heads, ``Q`` query tokens, ``D`` hidden size.
+    """
+
+    audio_mask: torch.Tensor
+    """``(B, L)`` bool: the audio placeholder positions."""
+    attention_mask: torch.Tensor
+    """``(B, L)`` bool: real (non-padding) tokens."""
+    hidden_states: torch.Tensor
+    """``(B, L, D)``: the input of layer K."""
+    layer: int
+    """K, the first pruned layer; attention comes from layer K-1."""
+    query_index: torch.Tensor | None = None
+    """``(B, Q)`` long: positions of the query tokens whose attention was captured (None if not requested)."""
+    query_mask: torch.Tensor | None = None
+    """``(B, Q)`` bool: which query slots are real (rows have different numbers of query tokens)."""
+    attention: torch.Tensor | None = None
+    """``(B, H, Q, L)`` float32: softmax attention of each query token to every key at layer K-1, per head."""
+
+    @property
+    def last_query(self) -> torch.Tensor:
+        """``(B,)`` index into the Q axis of each row's last real query token (its last prompt token)."""
+        q = self.query_mask.shape[-1]
+        return q - 1 - self.query_mask.flip(-1).long().argmax(-1)
+
+
+class ScoringMethod(ABC):
+    """Turns a :class:`ScoringContext` into a choice of audio tokens.
+
+    Implement :meth:`score` (higher = keep; the engine keeps the top ``ceil(keep_ratio * n)`` audio tokens
+    per sample) or, for structured choices such as even strides, override :meth:`select`. Set
+    ``queries`` to ask the engine for attention rows: ``"last"`` (the last prompt token), ``"after_audio"``
+    (every text token after the last audio token), or None when the method needs no attention — then
+    nothing is captured at all.
+    """
+
+    name: ClassVar[str] = ""
+    queries: ClassVar[Literal["last", "after_audio"] | None] = None
+
+    def score(self, ctx: ScoringContext) -> torch.Tensor:
+        """``(B, L)`` importance of each token; only audio positions are read."""
+        raise NotImplementedError(f"{type(self).__name__} must implement score() or select()")
+
+    def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` bool keep mask with every non-audio token and exactly ``counts[b]`` audio tokens in row b."""
+        scores = self.score(ctx)
+        finite = torch.isfinite(scores) | ~ctx.audio_mask
+        if not bool(finite.all()):
+            raise RuntimeError(f"method {self.name!r} produced non-finite scores for audio tokens")
+        return top_k_audio(scores, ctx.audio_mask, counts)
+
+    def config(self) -> dict:
+        """The method's settings, for records and serialization."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+_REGISTRY: dict[str, type[ScoringMethod]] = {}
+
+
+def register_method(cls: type[ScoringMethod]) -> type[ScoringMethod]:
+    """Class decorator: make a method available by its ``name`` in ``wrap(..., method=name)``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} needs a non-empty class attribute `name` to be registered")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available_methods() -> list[str]:
+    """Names accepted by ``wrap(..., method=...)``."""
+    return sorted(_REGISTRY)
+
+
+def get_method(method: str | ScoringMethod, **kwargs) -> ScoringMethod:
+    """Resolve a method name (with its keyword settings) or pass a method object through."""
+    if isinstance(method, ScoringMethod):
+        if kwargs:
+            raise TypeError(f"method settings {sorted(kwargs)} can only be given with a method name, not an object")
+        return method
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a name or a ScoringMethod, got {type(method).__name__}")
+    if method not in _REGISTRY:
+        raise ValueError(f"unknown method {method!r}; known methods: {', '.join(available_methods())}")
+    return _REGISTRY[method](**kwargs)

@@ -1,0 +1,32 @@
+"""Random: a seeded uniform choice of audio tokens, the floor every method must beat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .base import ScoringContext, ScoringMethod, register_method
+
+
+@register_method
+@dataclass(repr=False)
+class RandomSelection(ScoringMethod):
+    """Uniform random scores; every sample draws from a generator seeded with ``seed``.
+
+    Seeding per sample (not per batch) makes the choice reproducible and the same for a sample whether
+    it runs alone or in a batch.
+    """
+
+    name = "random"
+    seed: int = 0
+
+    def score(self, ctx: ScoringContext) -> torch.Tensor:
+        scores = torch.zeros(ctx.audio_mask.shape, dtype=torch.float32)
+        for row, mask in enumerate(ctx.audio_mask.cpu()):
+            generator = torch.Generator().manual_seed(self.seed)
+            scores[row, mask] = torch.rand(int(mask.sum()), generator=generator)
+        return scores.to(ctx.audio_mask.device)
+
+    def config(self) -> dict:
+        return {"name": self.name, "seed": self.seed}

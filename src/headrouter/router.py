@@ -1,0 +1,271 @@
+"""HeadRouter: attaches pruning to a model, keeps the per-call state, and records what was kept.
+
+The patch surface is a handful of PyTorch forward pre-hooks, all removed by :meth:`HeadRouter.detach`:
+
+- on the model's entry module (sees ``input_ids`` and the padding mask once per forward): find audio
+  tokens at prefill, or extend the pruned layers' padding mask on a decode step;
+- on layer K-1's attention (prefill only, and only if the method asks): capture attention rows;
+- on layer K: score, select and gather once per prefill; build the pruned layers' mask once per step;
+- on every layer >= K: hand it the pruned mask, rotary embeddings and positions.
+
+Nothing else about the model changes: not its attention implementation, config or weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .adapters import ModelAdapter, adapter_for
+from .capture import attention_rows, query_positions
+from .config import PruningConfig
+from .methods import ScoringContext, ScoringMethod, get_method
+from .selection import check_keep_mask, keep_counts, pack_layout
+from .surgery import gather_layer_inputs, pruned_attention_mask
+
+logger = logging.getLogger("headrouter")
+
+
+@dataclass
+class SampleRecord:
+    """What one prefill did to one sample of the batch."""
+
+    sample: int
+    audio_tokens_before: int
+    audio_tokens_after: int
+    kept_positions: list[int]
+    """Positions (in the input sequence) of the audio tokens that layers >= ``layer`` saw."""
+    layer: int
+    method: str
+    scoring_seconds: float
+    """Wall time of capture + scoring + selection for the whole batch this sample was in."""
+
+
+@dataclass
+class _Pass:
+    """State of one forward call; dropped when the call ends."""
+
+    prefill: bool
+    padding_mask: torch.Tensor  # (B, L) bool for prefill; (B, kv_len) of the pruned layers for a step
+    cache: object = None
+    audio_mask: torch.Tensor | None = None
+    query_index: torch.Tensor | None = None
+    query_mask: torch.Tensor | None = None
+    attention: torch.Tensor | None = None
+    scoring_seconds: float = 0.0
+    layer_kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Session:
+    """What later steps on the same cache need from the prefill that pruned it."""
+
+    padding_mask: torch.Tensor  # (B, L') kept tokens' padding mask, filler slots False
+    input_length: int
+    cache: weakref.ReferenceType | None
+
+
+class HeadRouter:
+    """Prunes audio tokens inside a model's decoder during prefill; see :func:`headrouter.wrap`."""
+
+    def __init__(self, model: nn.Module, config: PruningConfig, method: ScoringMethod | None = None) -> None:
+        self.adapter: ModelAdapter = adapter_for(model)
+        config.check_layers(self.adapter.num_layers)
+        self.config = config
+        self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
+        self.model = model
+        self.records: list[SampleRecord] = []
+        self.kept_index: torch.Tensor | None = None
+        """``(B, L')`` input position of each slot the pruned layers saw in the last prefill."""
+        self.kept_valid: torch.Tensor | None = None
+        """``(B, L')`` False for filler slots of rows that kept fewer tokens than the longest row."""
+        self._handles: list = []
+        self._pass: _Pass | None = None
+        self._session: _Session | None = None
+
+    # ------------------------------------------------------------------ attach / detach
+
+    @property
+    def keep_ratio(self) -> float:
+        return self.config.keep_ratio
+
+    @property
+    def prune_layer(self) -> int:
+        return self.config.prune_layer
+
+    def attach(self) -> HeadRouter:
+        """Install the hooks. Called by :func:`headrouter.wrap`."""
+        if self._handles:
+            raise RuntimeError("this HeadRouter is already attached")
+        adapter, k = self.adapter, self.prune_layer
+        hook = nn.Module.register_forward_pre_hook
+        self._handles.append(hook(adapter.entry, self._on_entry, with_kwargs=True))
+        self._handles.append(adapter.entry.register_forward_hook(self._on_exit, always_call=True))
+        if self.method.queries is not None:
+            capture = adapter.attention(adapter.layers[k - 1])
+            self._handles.append(hook(capture, self._on_capture, with_kwargs=True))
+        self._handles.append(hook(adapter.layers[k], self._on_prune_layer, with_kwargs=True))
+        for layer in adapter.layers[k + 1 :]:
+            self._handles.append(hook(layer, self._on_pruned_layer, with_kwargs=True))
+        return self
+
+    def detach(self) -> None:
+        """Remove every hook and drop all per-call state; the model behaves as if never wrapped."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._pass = self._session = None
+
+    @property
+    def attached(self) -> bool:
+        return bool(self._handles)
+
+    # ------------------------------------------------------------------ hooks
+
+    def _on_entry(self, module, args, kwargs):
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        cache = kwargs.get("past_key_values")
+        padding = kwargs.get("attention_mask")
+        if padding is not None and (not isinstance(padding, torch.Tensor) or padding.dim() != 2):
+            raise TypeError("headrouter needs attention_mask as a 2-D (batch, seq) padding mask or None")
+        past = cache.get_seq_length() if cache is not None else 0
+        if past == 0:
+            self._begin_prefill(input_ids, kwargs.get("inputs_embeds"), padding, cache)
+        else:
+            length = input_ids.shape[1] if input_ids is not None else kwargs["inputs_embeds"].shape[1]
+            self._begin_step(padding, cache, past, length)
+
+    def _on_exit(self, module, args, output):
+        self._pass = None
+
+    def _begin_prefill(self, input_ids, inputs_embeds, padding, cache) -> None:
+        self._session = None
+        if input_ids is None:
+            raise ValueError(
+                "headrouter finds audio tokens in input_ids, but this call passed only inputs_embeds; pass input_ids "
+                "(the processor's output) or unwrap the model with headrouter.unwrap(model)"
+            )
+        padding = torch.ones_like(input_ids, dtype=torch.bool) if padding is None else padding.bool()
+        audio = (input_ids == self.adapter.audio_token_id) & padding
+        n_audio = audio.sum(-1)
+        self.kept_index = self.kept_valid = None
+        if not bool(n_audio.any()):
+            self._pass = None
+            self.records = [self._record(b, 0, [], 0.0) for b in range(input_ids.shape[0])]
+            return
+        self._pass = _Pass(prefill=True, padding_mask=padding, cache=cache, audio_mask=audio)
+        if self.method.queries is not None:
+            self._pass.query_index, self._pass.query_mask = query_positions(audio, padding, self.method.queries)
+
+    def _begin_step(self, padding, cache, past: int, length: int) -> None:
+        session = self._session
+        if session is None or session.cache is None or session.cache() is not cache:
+            if cache.get_seq_length(self.prune_layer) != past:
+                raise RuntimeError(
+                    "this cache was pruned by an earlier prefill that is no longer current; continue generation "
+                    "from the cache of the latest prefill, or start a new one"
+                )
+            self._pass = None  # an unpruned cache (no audio in its prefill): nothing to adjust
+            return
+        if padding is None:
+            padding = torch.ones(session.padding_mask.shape[0], past + length, dtype=torch.bool)
+        new = padding[:, session.input_length :].to(session.padding_mask.device, torch.bool)
+        self._pass = _Pass(prefill=False, padding_mask=torch.cat([session.padding_mask, new], dim=-1), cache=cache)
+
+    def _on_capture(self, module, args, kwargs):
+        state = self._pass
+        if state is None or not state.prefill:
+            return None
+        start = time.perf_counter()
+        with torch.no_grad():
+            query, key = self.adapter.project_query_key(
+                module, kwargs["hidden_states"], kwargs["position_embeddings"], state.query_index
+            )
+            state.attention = attention_rows(query, key, state.query_index, state.padding_mask, module.scaling)
+        state.scoring_seconds += time.perf_counter() - start
+        return None
+
+    def _on_prune_layer(self, module, args, kwargs):
+        state = self._pass
+        if state is None:
+            return None
+        if state.prefill:
+            hidden = self._prune(args[0], kwargs)
+        else:
+            hidden = args[0]
+            state.layer_kwargs = {
+                "attention_mask": pruned_attention_mask(
+                    self.adapter.text_config, hidden, state.padding_mask, state.cache, self.prune_layer
+                )
+            }
+        kwargs.update(state.layer_kwargs)
+        return (hidden, *args[1:]), kwargs
+
+    def _on_pruned_layer(self, module, args, kwargs):
+        if self._pass is None:
+            return None
+        kwargs.update(self._pass.layer_kwargs)
+        return args, kwargs
+
+    # ------------------------------------------------------------------ the prefill cut
+
+    def _prune(self, hidden_states: torch.Tensor, kwargs: dict) -> torch.Tensor:
+        state = self._pass
+        start = time.perf_counter()
+        with torch.no_grad():
+            ctx = ScoringContext(
+                audio_mask=state.audio_mask,
+                attention_mask=state.padding_mask,
+                hidden_states=hidden_states,
+                layer=self.prune_layer,
+                query_index=state.query_index,
+                query_mask=state.query_mask,
+                attention=state.attention,
+            )
+            counts = keep_counts(state.audio_mask.sum(-1), self.keep_ratio)
+            keep = self.method.select(ctx, counts)
+            check_keep_mask(keep, state.audio_mask, counts, self.method.name)
+            index, valid = pack_layout(keep)
+        state.scoring_seconds += time.perf_counter() - start
+        state.attention = None
+
+        hidden, rotary, positions = gather_layer_inputs(
+            hidden_states, kwargs.get("position_embeddings"), kwargs.get("position_ids"), index
+        )
+        padding = torch.gather(state.padding_mask, 1, index) & valid
+        state.layer_kwargs = {
+            "attention_mask": pruned_attention_mask(
+                self.adapter.text_config, hidden, padding, state.cache, self.prune_layer
+            ),
+            "position_embeddings": rotary,
+            "position_ids": positions,
+        }
+        cache = state.cache
+        self._session = _Session(padding, hidden_states.shape[1], weakref.ref(cache) if cache is not None else None)
+        self.kept_index, self.kept_valid = index, valid
+        kept_audio = keep & state.audio_mask
+        self.records = [
+            self._record(b, int(state.audio_mask[b].sum()), kept_audio[b].nonzero().squeeze(-1).tolist(),
+                         state.scoring_seconds)
+            for b in range(keep.shape[0])
+        ]
+        logger.debug(
+            "pruned %s audio tokens to %s at layer %d with %s in %.2f ms",
+            state.audio_mask.sum(-1).tolist(), counts.tolist(), self.prune_layer, self.method.name,
+            state.scoring_seconds * 1e3,
+        )
+        return hidden
+
+    def _record(self, sample: int, before: int, kept: list[int], seconds: float) -> SampleRecord:
+        return SampleRecord(sample, before, len(kept), kept, self.prune_layer, self.method.name, seconds)
+
+    def __repr__(self) -> str:
+        return (
+            f"HeadRouter(keep_ratio={self.keep_ratio}, prune_layer={self.prune_layer}, method={self.method!r}, "
+            f"attached={self.attached})"
+        )

@@ -1,0 +1,48 @@
+"""Applying a selection at layer K: shorten what the pruned layers see, and give them masks that fit their cache.
+
+Layers before K run on the full sequence and keep a full KV cache; layers from K on see only the kept
+tokens. Their inputs (hidden states, rotary embeddings, text positions) are gathered once per prefill, and
+their attention mask is built once per forward from the kept tokens' padding mask plus the columns of
+tokens that arrived after prefill, through transformers' own ``create_causal_mask`` sized on layer K's
+cache, so eager, sdpa, flash and flex each get the mask format they expect.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers.masking_utils import create_causal_mask
+
+
+def gather_tokens(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``tensor[b, index[b, j]]`` for a ``(B or 1, L, ...)`` tensor and a ``(B, L')`` index."""
+    tensor = tensor.expand(index.shape[0], *tensor.shape[1:])
+    view = index.view(*index.shape, *([1] * (tensor.dim() - 2))).expand(*index.shape, *tensor.shape[2:])
+    return torch.gather(tensor, 1, view)
+
+
+def gather_layer_inputs(
+    hidden_states: torch.Tensor,
+    position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+    position_ids: torch.Tensor | None,
+    index: torch.Tensor,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None, torch.Tensor | None]:
+    """The kept tokens' hidden states, rotary ``(cos, sin)`` and text positions, in the packed layout."""
+    hidden = gather_tokens(hidden_states, index)
+    if position_embeddings is not None:
+        position_embeddings = tuple(gather_tokens(t, index) for t in position_embeddings)
+    if position_ids is not None:
+        position_ids = gather_tokens(position_ids, index)
+    return hidden, position_embeddings, position_ids
+
+
+def pruned_attention_mask(config, hidden_states: torch.Tensor, padding_mask: torch.Tensor, cache, layer: int):
+    """The mask layer ``layer`` and later need: causal over the packed layout, padding from ``padding_mask``
+    ``(B, kv_len)`` (kept tokens, then tokens seen since prefill), sized on that layer's own cache."""
+    return create_causal_mask(
+        config=config,
+        inputs_embeds=hidden_states,
+        attention_mask=padding_mask,
+        past_key_values=cache,
+        position_ids=None,
+        layer_idx=layer if cache is not None else None,
+    )

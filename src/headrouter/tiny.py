@@ -1,0 +1,155 @@
+"""Tiny random-weight Qwen2.5-Omni models and synthetic audio prompts, built locally from configs.
+
+For demos, tests and benchmarks on machines without model downloads: the real classes (audio tower,
+mRoPE thinker), real ``input_features`` from Whisper's feature extractor on numpy-made audio, and
+prompts laid out the way ``Qwen2_5OmniProcessor`` lays them out (``<audio_bos> <AUDIO>*n <audio_eos>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from transformers import (
+    BatchFeature,
+    Qwen2_5OmniConfig,
+    Qwen2_5OmniForConditionalGeneration,
+    Qwen2_5OmniThinkerConfig,
+    Qwen2_5OmniThinkerForConditionalGeneration,
+    WhisperFeatureExtractor,
+)
+
+SAMPLE_RATE = 16_000
+AUDIO_TOKENS_PER_SECOND = 25
+
+# special ids inside the tiny vocabulary, named as in Qwen2.5-Omni
+AUDIO_TOKEN, IMAGE_TOKEN, VIDEO_TOKEN = 250, 251, 252
+AUDIO_BOS, AUDIO_EOS, VISION_BOS = 253, 254, 255
+PAD_TOKEN = 0
+SPECIAL_TOKENS = (PAD_TOKEN, AUDIO_TOKEN, IMAGE_TOKEN, VIDEO_TOKEN, AUDIO_BOS, AUDIO_EOS, VISION_BOS)
+
+
+def tiny_thinker_config(
+    num_layers: int = 4,
+    hidden_size: int = 64,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    vocab_size: int = 256,
+) -> Qwen2_5OmniThinkerConfig:
+    """A thinker config of the real architecture at toy widths (head dim 16, mRoPE sections 2/3/3).
+
+    The decoder is initialised with a larger spread (0.1) than real models so that a random model's greedy
+    output varies from token to token, which makes equivalence tests sensitive.
+    """
+    head_dim = hidden_size // num_heads
+    half = head_dim // 2
+    sections = [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
+    config = Qwen2_5OmniThinkerConfig(
+        audio_config=dict(
+            num_mel_bins=128, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
+            d_model=32, output_dim=hidden_size, n_window=100, max_source_positions=1500,
+        ),
+        vision_config=dict(
+            depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=hidden_size,
+            fullatt_block_indexes=[0],
+        ),
+        text_config=dict(
+            vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+            num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_kv_heads,
+            max_position_embeddings=32768, pad_token_id=PAD_TOKEN, initializer_range=0.1,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": sections},
+        ),
+        audio_token_index=AUDIO_TOKEN, image_token_index=IMAGE_TOKEN, video_token_index=VIDEO_TOKEN,
+        audio_start_token_id=AUDIO_BOS, audio_end_token_id=AUDIO_EOS, user_token_id=1,
+    )
+    config.vision_start_token_id = VISION_BOS
+    return config
+
+
+def tiny_model(
+    full: bool = False,
+    attn_implementation: str = "sdpa",
+    seed: int = 0,
+    **config_kwargs,
+) -> Qwen2_5OmniThinkerForConditionalGeneration | Qwen2_5OmniForConditionalGeneration:
+    """A random-weight thinker (or, with ``full=True``, a full model without talker), in eval mode."""
+    thinker = tiny_thinker_config(**config_kwargs)
+    torch.manual_seed(seed)
+    if full:
+        config = Qwen2_5OmniConfig(thinker_config=thinker.to_dict(), enable_audio_output=False)
+        config.thinker_config.vision_start_token_id = VISION_BOS
+        model = Qwen2_5OmniForConditionalGeneration._from_config(config, attn_implementation=attn_implementation)
+    else:
+        model = Qwen2_5OmniThinkerForConditionalGeneration._from_config(thinker, attn_implementation=attn_implementation)
+    model.generation_config.pad_token_id = PAD_TOKEN
+    # random weights would sometimes write placeholders; a real model never does
+    model.generation_config.suppress_tokens = list(SPECIAL_TOKENS)
+    return model.eval()
+
+
+def tone(seconds: float, frequency: float = 440.0, seed: int = 0) -> np.ndarray:
+    """A sine tone over a little noise, 16 kHz float32."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    noise = np.random.default_rng(seed).standard_normal(t.size) * 0.01
+    return (0.3 * np.sin(2 * np.pi * frequency * t) + noise).astype(np.float32)
+
+
+@dataclass
+class Prompt:
+    """One sample: text token ids around audio clips; ``parts`` alternates ``list[int]`` text and ``np.ndarray`` audio."""
+
+    parts: list = field(default_factory=list)
+
+
+def audio_prompt(clips: list[np.ndarray], text_lengths: list[int] | None = None, seed: int = 0) -> Prompt:
+    """Random text tokens, then each clip, then more text: ``text0 clip0 text1 clip1 ... textN``."""
+    rng = np.random.default_rng(seed)
+    lengths = text_lengths or [5] * (len(clips) + 1)
+    if len(lengths) != len(clips) + 1:
+        raise ValueError(f"text_lengths needs {len(clips) + 1} entries for {len(clips)} clips, got {len(lengths)}")
+    parts: list = []
+    for i, n in enumerate(lengths):
+        parts.append(rng.integers(2, min(SPECIAL_TOKENS[1:]), n).tolist())
+        if i < len(clips):
+            parts.append(clips[i])
+    return Prompt(parts)
+
+
+def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
+    """Model inputs for a batch: ``input_ids``, ``attention_mask``, ``input_features``, ``feature_attention_mask``."""
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    clips = [part for prompt in prompts for part in prompt.parts if isinstance(part, np.ndarray)]
+    data = {}
+    if clips:
+        extractor = WhisperFeatureExtractor(feature_size=128, sampling_rate=SAMPLE_RATE)
+        features = extractor(
+            clips, sampling_rate=SAMPLE_RATE, padding="max_length", max_length=max(c.size for c in clips),
+            truncation=False, return_attention_mask=True, return_tensors="pt",
+        )
+        data["input_features"] = features["input_features"]
+        data["feature_attention_mask"] = features["attention_mask"]
+        counts = iter(audio_token_count(features["attention_mask"].sum(-1)).tolist())
+    rows = []
+    for prompt in prompts:
+        ids: list[int] = []
+        for part in prompt.parts:
+            if isinstance(part, np.ndarray):
+                ids += [AUDIO_BOS] + [AUDIO_TOKEN] * next(counts) + [AUDIO_EOS]
+            else:
+                ids += list(part)
+        rows.append(ids)
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), PAD_TOKEN, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    for b, ids in enumerate(rows):
+        span = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))
+        input_ids[b, span] = torch.tensor(ids)
+        attention_mask[b, span] = 1
+    return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, **data})
+
+
+def audio_token_count(frames: torch.Tensor) -> torch.Tensor:
+    """Audio tokens Qwen2.5-Omni writes for clips of ``frames`` mel frames (100 per second -> 25 tokens per second)."""
+    return ((frames - 1) // 2 + 1 - 2) // 2 + 1
