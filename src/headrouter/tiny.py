@@ -67,24 +67,60 @@ def tiny_thinker_config(
     return config
 
 
+def _tiny_speech_configs() -> tuple[dict, dict]:
+    """Toy talker and token2wav configs: transformers' full-model ``generate`` needs a talker to exist even for
+    text-only output (it reads the talker's pad token unconditionally)."""
+    talker = dict(
+        vocab_size=256, embedding_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+        audio_token_index=AUDIO_TOKEN, image_token_index=IMAGE_TOKEN, video_token_index=VIDEO_TOKEN,
+        vision_start_token_id=VISION_BOS, vision_end_token_id=VISION_BOS,
+        audio_start_token_id=AUDIO_BOS, audio_end_token_id=AUDIO_EOS,
+        tts_text_start_token_id=10, tts_text_end_token_id=11, tts_text_pad_token_id=12,
+        tts_codec_start_token_id=60, tts_codec_end_token_id=61, tts_codec_pad_token_id=62, tts_codec_mask_token_id=63,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+    )
+    token2wav = dict(
+        dit_config=dict(
+            hidden_size=32, num_hidden_layers=1, num_attention_heads=2, head_dim=16, emb_dim=16, enc_emb_dim=16,
+            enc_dim=16, enc_channels=[16, 16, 16, 16, 48], enc_attention_channels=8, enc_se_channels=8,
+            num_embeds=64, mel_dim=8, look_ahead_layers=[0], look_backward_layers=[0],
+        ),
+        bigvgan_config=dict(
+            mel_dim=8, upsample_initial_channel=16, upsample_rates=[2, 2], upsample_kernel_sizes=[4, 4],
+            resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3, 5]],
+        ),
+    )
+    return talker, token2wav
+
+
 def tiny_model(
     full: bool = False,
     attn_implementation: str = "sdpa",
     seed: int = 0,
     **config_kwargs,
 ) -> Qwen2_5OmniThinkerForConditionalGeneration | Qwen2_5OmniForConditionalGeneration:
-    """A random-weight thinker (or, with ``full=True``, a full model without talker), in eval mode."""
-    thinker = tiny_thinker_config(**config_kwargs)
+    """A random-weight thinker (or, with ``full=True``, the full model with a toy talker), in eval mode.
+
+    Generate text from the full model with ``generation_mode="text"``.
+    """
+    thinker_config = tiny_thinker_config(**config_kwargs)
     torch.manual_seed(seed)
     if full:
-        config = Qwen2_5OmniConfig(thinker_config=thinker.to_dict(), enable_audio_output=False)
+        talker, token2wav = _tiny_speech_configs()
+        config = Qwen2_5OmniConfig(thinker_config=thinker_config.to_dict(), talker_config=talker, token2wav_config=token2wav)
         config.thinker_config.vision_start_token_id = VISION_BOS
         model = Qwen2_5OmniForConditionalGeneration._from_config(config, attn_implementation=attn_implementation)
+        # generate() checks the speaker name even for text-only output; no speaker data is needed for text
+        model.speaker_map = {"Chelsie": {}}
+        thinker = model.thinker
     else:
-        model = Qwen2_5OmniThinkerForConditionalGeneration._from_config(thinker, attn_implementation=attn_implementation)
-    model.generation_config.pad_token_id = PAD_TOKEN
+        model = thinker = Qwen2_5OmniThinkerForConditionalGeneration._from_config(
+            thinker_config, attn_implementation=attn_implementation
+        )
+    thinker.generation_config.pad_token_id = PAD_TOKEN
     # random weights would sometimes write placeholders; a real model never does
-    model.generation_config.suppress_tokens = list(SPECIAL_TOKENS)
+    thinker.generation_config.suppress_tokens = list(SPECIAL_TOKENS)
     return model.eval()
 
 

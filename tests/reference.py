@@ -1,0 +1,54 @@
+"""The masked reference: dropped audio tokens stay in the sequence but are masked out of every layer >= K.
+
+Built independently of the engine (plain hooks on an unwrapped model, dense 4-D masks), so that
+"pruned == masked" is a real check of the engine's gathering, positions, masks and cache.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+
+def keep_mask_from_router(router, seq_len: int) -> torch.Tensor:
+    """``(B, L)`` bool: which input positions the pruned layers saw in the router's last prefill."""
+    keep = torch.zeros(router.kept_index.shape[0], seq_len, dtype=torch.bool)
+    rows = torch.arange(keep.shape[0])[:, None].expand_as(router.kept_index)
+    keep[rows[router.kept_valid], router.kept_index[router.kept_valid]] = True
+    return keep
+
+
+@contextmanager
+def masked_reference(model, keep: torch.Tensor, layer: int):
+    """Run ``model`` (unwrapped thinker) with keys outside ``keep`` masked in layers >= ``layer``."""
+    thinker = model.thinker if hasattr(model, "thinker") else model
+    state = {}
+
+    def on_entry(module, args, kwargs):
+        state["padding"] = kwargs["attention_mask"].bool()
+
+    def on_layer(module, args, kwargs):
+        hidden = args[0]
+        q_len = hidden.shape[1]
+        padding = state["padding"]
+        kv_len = padding.shape[1]
+        past = kv_len - q_len
+        keys = padding & torch.cat([keep, torch.ones(keep.shape[0], kv_len - keep.shape[1], dtype=torch.bool)], 1)
+        causal = torch.arange(kv_len)[None, :] <= (torch.arange(q_len) + past)[:, None]
+        allowed = keys[:, None, None, :] & causal[None, None]
+        if thinker.config.text_config._attn_implementation == "eager":
+            mask = torch.zeros(allowed.shape, dtype=hidden.dtype).masked_fill(~allowed, torch.finfo(hidden.dtype).min)
+        else:
+            mask = allowed
+        kwargs["attention_mask"] = mask
+        return args, kwargs
+
+    handles = [thinker.model.register_forward_pre_hook(on_entry, with_kwargs=True)]
+    for block in thinker.model.language_model.layers[layer:]:
+        handles.append(block.register_forward_pre_hook(on_layer, with_kwargs=True))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()

@@ -1,0 +1,180 @@
+"""The engine is exact: pruning equals masking, caching equals recomputing, batching equals one by one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import prompts_mixed
+from reference import keep_mask_from_router, masked_reference
+
+import headrouter
+from headrouter import tiny
+from headrouter.methods import ScoringMethod
+
+STEPS = 8
+
+
+def greedy(model, inputs, steps=STEPS, **kwargs):
+    with torch.no_grad():
+        out = model.generate(
+            **inputs, max_new_tokens=steps, min_new_tokens=steps, do_sample=False,
+            output_logits=True, return_dict_in_generate=True, **kwargs,
+        )
+    return out.sequences[:, inputs["input_ids"].shape[1] :], torch.stack(out.logits, 1)
+
+
+def logits(model, inputs):
+    with torch.no_grad():
+        return model(**inputs).logits
+
+
+class Given(ScoringMethod):
+    """Keeps a fixed set of positions: replays a selection on a longer or recomputed sequence."""
+
+    name = "given"
+
+    def __init__(self, keep: torch.Tensor) -> None:
+        self.keep = keep
+
+    def select(self, ctx, counts):
+        extra = ctx.audio_mask.shape[1] - self.keep.shape[1]
+        return torch.nn.functional.pad(self.keep, (0, extra)) | ~ctx.audio_mask
+
+
+def test_keep_ratio_one_equals_unwrapped(model, batch):
+    ref_logits = logits(model, batch)
+    ref_tokens, ref_scores = greedy(model, batch)
+    headrouter.wrap(model, keep_ratio=1.0)
+    assert torch.allclose(logits(model, batch), ref_logits, atol=1e-5)
+    tokens, scores = greedy(model, batch)
+    assert torch.equal(tokens, ref_tokens)
+    assert torch.allclose(scores, ref_scores, atol=1e-5)
+    assert [r.audio_tokens_after for r in model.headrouter.records] == [r.audio_tokens_before for r in model.headrouter.records]
+
+
+@pytest.mark.parametrize("method", ["fastv", "random", "frame"])
+@pytest.mark.parametrize("keep_ratio,prune_layer", [(0.3, 2), (0.5, 1), (0.7, 3)])
+def test_pruned_equals_masked_reference(model, batch, method, keep_ratio, prune_layer):
+    headrouter.wrap(model, keep_ratio=keep_ratio, prune_layer=prune_layer, method=method)
+    pruned = logits(model, batch)
+    router = model.headrouter
+    keep = keep_mask_from_router(router, batch["input_ids"].shape[1])
+    assert keep.sum() < batch["attention_mask"].numel()  # something was dropped
+    tokens, scores = greedy(model, batch)
+    headrouter.unwrap(model)
+
+    with masked_reference(model, keep, prune_layer):
+        full = logits(model, batch)
+        ref_tokens, ref_scores = greedy(model, batch)
+    real = torch.gather(batch["attention_mask"].bool(), 1, router.kept_index) & router.kept_valid
+    expected = torch.gather(full, 1, router.kept_index[..., None].expand(-1, -1, full.shape[-1]))
+    assert torch.allclose(pruned[real], expected[real], atol=1e-5)
+    assert torch.equal(tokens, ref_tokens)
+    assert torch.allclose(scores, ref_scores, atol=1e-5)
+
+
+def test_cached_decoding_equals_recomputation(model, batch):
+    headrouter.wrap(model, keep_ratio=0.4)
+    tokens, scores = greedy(model, batch)
+    keep = keep_mask_from_router(model.headrouter, batch["input_ids"].shape[1])
+    headrouter.wrap(model, keep_ratio=0.4, method=Given(keep))
+    for step in range(STEPS):
+        ids = torch.cat([batch["input_ids"], tokens[:, :step]], 1)
+        mask = torch.cat([batch["attention_mask"], torch.ones_like(tokens[:, :step])], 1)
+        inputs = {**batch, "input_ids": ids, "attention_mask": mask}
+        with torch.no_grad():
+            out = model(**inputs, use_cache=False).logits[:, -1]
+        assert torch.allclose(out, scores[:, step], atol=1e-5), step
+
+
+def test_batch_equals_one_by_one(model):
+    prompts = prompts_mixed()
+    batch = tiny.encode(prompts, padding_side="left")
+    headrouter.wrap(model, keep_ratio=0.5)
+    tokens, scores = greedy(model, batch)
+    batch_records = model.headrouter.records
+    width = batch["input_ids"].shape[1]
+    for i, prompt in enumerate(prompts):
+        alone = tiny.encode([prompt])
+        alone_tokens, alone_scores = greedy(model, alone)
+        assert torch.equal(tokens[i], alone_tokens[0]), i
+        assert torch.allclose(scores[i], alone_scores[0], atol=1e-4), i
+        shift = width - alone["input_ids"].shape[1]
+        record = model.headrouter.records[0]
+        assert [p + shift for p in record.kept_positions] == batch_records[i].kept_positions
+
+
+def test_right_padded_forward_equals_one_by_one(model):
+    prompts = prompts_mixed()
+    batch = tiny.encode(prompts, padding_side="right")
+    headrouter.wrap(model, keep_ratio=0.5)
+    out = logits(model, batch)
+    index, valid = model.headrouter.kept_index, model.headrouter.kept_valid
+    for i, prompt in enumerate(prompts):
+        alone = logits(model, tiny.encode([prompt]))
+        n = alone.shape[1]
+        real = valid[i] & batch["attention_mask"][i].bool()[index[i]]
+        assert int(real.sum()) == n
+        assert torch.allclose(out[i][real], alone[0], atol=1e-4), i
+
+
+def test_no_audio_batch_is_untouched(model):
+    inputs = tiny.encode([tiny.audio_prompt([], text_lengths=[9], seed=5)])
+    ref = logits(model, inputs)
+    headrouter.wrap(model, keep_ratio=0.3)
+    assert torch.equal(logits(model, inputs), ref)
+    assert model.headrouter.records[0].audio_tokens_before == 0
+    assert model.headrouter.kept_index is None
+
+
+def test_kv_cache_holds_only_kept_tokens(model):
+    batch = tiny.encode(prompts_mixed()[:2])
+    headrouter.wrap(model, keep_ratio=0.3, prune_layer=2)
+    with torch.no_grad():
+        out = model(**batch, use_cache=True)
+    cache = out.past_key_values
+    width = model.headrouter.kept_index.shape[1]
+    seq = batch["input_ids"].shape[1]
+    assert [cache.get_seq_length(i) for i in range(len(cache.layers))] == [seq, seq, width, width]
+    assert width < seq
+
+
+def test_captured_rows_equal_eager_output_attentions(models, batch):
+    model = models["eager"]
+    captured = {}
+
+    class Spy(ScoringMethod):
+        name = "spy"
+        queries = "after_audio"
+
+        def score(self, ctx):
+            captured.update(attention=ctx.attention, index=ctx.query_index, valid=ctx.query_mask)
+            return torch.zeros(ctx.audio_mask.shape)
+
+    with torch.no_grad():
+        attentions = model(**batch, output_attentions=True).attentions
+    with headrouter.pruning(model, keep_ratio=0.5, prune_layer=3, method=Spy()):
+        logits(model, batch)
+    layer = attentions[2]  # layer K-1
+    rows = torch.arange(layer.shape[0])[:, None]
+    expected = layer[rows, :, captured["index"]].transpose(1, 2)  # (B, H, Q, L)
+    valid = captured["valid"]
+    assert valid.sum() > valid.shape[0]  # several query tokens per sample with audio
+    got, want = captured["attention"].transpose(1, 2)[valid], expected.transpose(1, 2)[valid]
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_full_model_class(batch):
+    model = tiny.tiny_model(full=True)
+    kwargs = dict(generation_mode="text", thinker_max_new_tokens=STEPS, thinker_do_sample=False)
+    with torch.no_grad():
+        ref = model.generate(**batch, **kwargs)
+        headrouter.wrap(model, keep_ratio=1.0)
+        assert torch.equal(model.generate(**batch, **kwargs), ref)
+        headrouter.wrap(model, keep_ratio=0.3)
+        pruned = model.generate(**batch, **kwargs)
+    records = model.headrouter.records
+    # 3.0 s -> 75 audio tokens -> ceil(22.5) = 23; 1.2 s + 0.8 s -> 30 + 20 -> 15; no audio -> 0
+    assert [r.audio_tokens_before for r in records] == [75, 50, 0]
+    assert [r.audio_tokens_after for r in records] == [23, 15, 0]
+    assert pruned.shape == ref.shape
