@@ -1,0 +1,107 @@
+"""Every registered method passes the same suite; each method's own rule is checked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import prompts_mixed
+
+import headrouter
+from headrouter import tiny
+
+
+def run(model, inputs, **kwargs):
+    with headrouter.pruning(model, **kwargs) as router, torch.no_grad():
+        model(**inputs)
+        return [r.kept_positions for r in router.records]
+
+
+@pytest.mark.parametrize("method", headrouter.available_methods())
+@pytest.mark.parametrize("keep_ratio", [0.05, 0.5, 1.0])
+def test_shared_method_suite(models, method, keep_ratio):
+    model = models["sdpa"]
+    prompts = prompts_mixed()
+    batch = tiny.encode(prompts)
+    kept = run(model, batch, keep_ratio=keep_ratio, method=method)
+    audio = batch["input_ids"] == tiny.AUDIO_TOKEN
+    for positions, row in zip(kept, audio):
+        n = int(row.sum())
+        assert len(positions) == (max(1, math.ceil(keep_ratio * n)) if n else 0)
+        assert positions == sorted(set(positions)) and all(row[p] for p in positions)
+    # deterministic, and a sample's choice does not depend on its batch neighbours
+    assert run(model, batch, keep_ratio=keep_ratio, method=method) == kept
+    width = batch["input_ids"].shape[1]
+    for i, prompt in enumerate(prompts):
+        alone = tiny.encode([prompt])
+        shift = width - alone["input_ids"].shape[1]
+        assert [p + shift for p in run(model, alone, keep_ratio=keep_ratio, method=method)[0]] == kept[i]
+
+
+def test_fastv_keeps_top_mean_head_attention_of_last_token(models, single):
+    model = models["eager"]
+    with torch.no_grad():
+        attention = model(**single, output_attentions=True).attentions[1]  # layer K-1 for K = 2
+    scores = attention[0, :, -1].mean(0)  # mean over heads of the last token's row
+    audio = (single["input_ids"][0] == tiny.AUDIO_TOKEN).nonzero().squeeze(-1)
+    k = math.ceil(0.3 * audio.numel())
+    expected = sorted(audio[scores[audio].topk(k).indices].tolist())
+    assert run(model, single, keep_ratio=0.3, method="fastv", prune_layer=2)[0] == expected
+
+
+def test_frame_is_evenly_strided(models, single):
+    audio = (single["input_ids"][0] == tiny.AUDIO_TOKEN).nonzero().squeeze(-1).tolist()
+    assert len(audio) == 75
+    # k = ceil(0.2 * 75) = 15; ranks floor((i + 0.5) * 75 / 15) = 2, 7, 12, ..., 72
+    expected = [audio[2 + 5 * i] for i in range(15)]
+    assert run(models["sdpa"], single, keep_ratio=0.2, method="frame")[0] == expected
+
+
+def test_random_is_seeded(models, single):
+    model = models["sdpa"]
+    a = run(model, single, keep_ratio=0.3, method="random", seed=1)
+    assert run(model, single, keep_ratio=0.3, method="random", seed=1) == a
+    assert run(model, single, keep_ratio=0.3, method="random", seed=2) != a
+    generator = torch.Generator().manual_seed(1)
+    audio = (single["input_ids"][0] == tiny.AUDIO_TOKEN).nonzero().squeeze(-1)
+    expected = sorted(audio[torch.rand(75, generator=generator).topk(23).indices].tolist())
+    assert a[0] == expected
+
+
+def test_a_method_object_plugs_in(models, single):
+    class Earliest(headrouter.ScoringMethod):
+        name = "earliest"
+
+        def score(self, ctx):
+            return -torch.arange(ctx.audio_mask.shape[1], dtype=torch.float32).expand(ctx.audio_mask.shape)
+
+    audio = (single["input_ids"][0] == tiny.AUDIO_TOKEN).nonzero().squeeze(-1).tolist()
+    assert run(models["sdpa"], single, keep_ratio=0.1, method=Earliest())[0] == audio[:8]
+
+
+def test_a_method_that_breaks_the_contract_is_caught(models, single):
+    class DropsText(headrouter.ScoringMethod):
+        name = "drops-text"
+
+        def select(self, ctx, counts):
+            return torch.zeros_like(ctx.audio_mask)
+
+    class NaNs(headrouter.ScoringMethod):
+        name = "nans"
+
+        def score(self, ctx):
+            return torch.full(ctx.audio_mask.shape, float("nan"))
+
+    with pytest.raises(RuntimeError, match="dropped non-audio tokens"):
+        run(models["sdpa"], single, keep_ratio=0.5, method=DropsText())
+    with pytest.raises(RuntimeError, match="non-finite scores"):
+        run(models["sdpa"], single, keep_ratio=0.5, method=NaNs())
+
+
+def test_register_method_requires_a_name():
+    class Nameless(headrouter.ScoringMethod):
+        pass
+
+    with pytest.raises(ValueError, match="non-empty class attribute `name`"):
+        headrouter.register_method(Nameless)
