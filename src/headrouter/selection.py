@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-# ceil(keep_ratio * n) is computed in floating point; 0.7 * 10 is 7.000000000000001 there. Products
-# within this distance above an integer are treated as that integer, so 0.7 of 10 keeps 7, not 8.
+# ceil(keep_ratio * n) is computed in floating point, where 0.07 * 100 is 7.000000000000001. Products
+# within this distance above an integer are treated as that integer, so 0.07 of 100 keeps 7, not 8.
 _ROUNDOFF = 1e-9
 
 
@@ -22,19 +22,23 @@ def keep_counts(n_audio: torch.Tensor, keep_ratio: float) -> torch.Tensor:
 def top_k_audio(scores: torch.Tensor, audio_mask: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """Keep mask ``(batch, seq)``: every non-audio token, plus the ``counts[b]`` best-scoring audio tokens of row b.
 
-    Ties are broken towards the earlier position (stable sort), so the result is deterministic.
+    Ties are broken towards the earlier position (stable sorts), so the result is deterministic; scores
+    keep their dtype (no rounding to float32) and non-audio positions are never read.
     """
     if scores.shape != audio_mask.shape:
-        raise ValueError(f"scores has shape {tuple(scores.shape)}, audio_mask {tuple(audio_mask.shape)}; they must match")
-    masked = scores.float().masked_fill(~audio_mask, float("-inf"))
-    order = torch.sort(masked, dim=-1, descending=True, stable=True).indices
+        raise ValueError(
+            f"scores has shape {tuple(scores.shape)}, audio_mask {tuple(audio_mask.shape)}; they must match"
+        )
+    by_score = torch.sort(scores, dim=-1, descending=True, stable=True).indices
+    audio_last = (~torch.gather(audio_mask, -1, by_score)).int()
+    order = torch.gather(by_score, -1, torch.sort(audio_last, dim=-1, stable=True).indices)  # audio first, by score
     rank = torch.empty_like(order)
     rank.scatter_(-1, order, torch.arange(order.shape[-1], device=order.device).expand_as(order))
     return ~audio_mask | (rank < counts[:, None])
 
 
 def check_keep_mask(keep: torch.Tensor, audio_mask: torch.Tensor, counts: torch.Tensor, method: str) -> None:
-    """Raise ``RuntimeError`` if a method's keep mask drops a non-audio token or keeps the wrong number of audio tokens."""
+    """``RuntimeError`` if a method's keep mask drops a non-audio token or keeps a wrong number of audio tokens."""
     if keep.shape != audio_mask.shape or keep.dtype != torch.bool:
         raise RuntimeError(
             f"method {method!r} returned a keep mask of shape {tuple(keep.shape)} and dtype {keep.dtype}; "
