@@ -29,7 +29,9 @@ def prompts_mixed():
     """Three samples of different audio lengths and layouts; the last has no audio at all."""
     return [
         tiny.audio_prompt([tiny.tone(3.0, 440.0, seed=1)], text_lengths=[4, 9], seed=1),
-        tiny.audio_prompt([tiny.tone(1.2, 300.0, seed=2), tiny.tone(0.8, 900.0, seed=3)], text_lengths=[3, 5, 6], seed=2),
+        tiny.audio_prompt(
+            [tiny.tone(1.2, 300.0, seed=2), tiny.tone(0.8, 900.0, seed=3)], text_lengths=[3, 5, 6], seed=2
+        ),
         tiny.audio_prompt([], text_lengths=[11], seed=3),
     ]
 

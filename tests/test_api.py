@@ -109,7 +109,7 @@ def test_records(model, batch):
     assert [r.sample for r in records] == [0, 1, 2]
     assert [r.audio_tokens_before for r in records] == audio.sum(-1).tolist() == [75, 50, 0]
     assert [r.audio_tokens_after for r in records] == [30, 20, 0]
-    for r, row in zip(records, audio):
+    for r, row in zip(records, audio, strict=True):
         assert r.layer == 1 and r.method == "frame" and r.scoring_seconds > 0
         assert len(r.kept_positions) == r.audio_tokens_after
         assert all(row[p] for p in r.kept_positions)
@@ -119,14 +119,16 @@ def test_records(model, batch):
 def test_audio_anywhere_in_the_prompt(model):
     """Several clips with text between them, audio first or last: nothing assumes one contiguous span."""
     prompts = [
-        tiny.audio_prompt([tiny.tone(0.8, seed=4), tiny.tone(0.4, seed=5), tiny.tone(0.6, seed=6)], [0, 2, 7, 3], seed=4),
+        tiny.audio_prompt(
+            [tiny.tone(0.8, seed=4), tiny.tone(0.4, seed=5), tiny.tone(0.6, seed=6)], [0, 2, 7, 3], seed=4
+        ),
         tiny.audio_prompt([tiny.tone(1.0, seed=7)], [6, 0], seed=5),
     ]
     inputs = tiny.encode(prompts)
     headrouter.wrap(model, keep_ratio=0.25)
     logits(model, inputs)
     audio = inputs["input_ids"] == tiny.AUDIO_TOKEN
-    for record, row in zip(model.headrouter.records, audio):
+    for record, row in zip(model.headrouter.records, audio, strict=True):
         assert record.audio_tokens_after == math.ceil(0.25 * int(row.sum()))
         assert all(row[p] for p in record.kept_positions)
 
@@ -161,7 +163,9 @@ def test_prune_layer_wrong_type(model, layer):
 
 
 def test_unknown_method_lists_known_ones(model):
-    with pytest.raises(ValueError, match="unknown method 'fastvv'; known methods: fastv, frame, random"):
+    known = ", ".join(headrouter.available_methods())
+    assert known.startswith("fastv, frame, headrouter, random")
+    with pytest.raises(ValueError, match=f"unknown method 'fastvv'; known methods: {known}$"):
         headrouter.wrap(model, method="fastvv")
 
 
@@ -176,7 +180,9 @@ def test_method_settings_are_checked(model):
 
 
 def test_unsupported_model_names_supported_classes():
-    with pytest.raises(TypeError, match="Qwen2_5OmniForConditionalGeneration, Qwen2_5OmniThinkerForConditionalGeneration"):
+    with pytest.raises(
+        TypeError, match="Qwen2_5OmniForConditionalGeneration, Qwen2_5OmniThinkerForConditionalGeneration"
+    ):
         headrouter.wrap(torch.nn.Linear(2, 2))
 
 

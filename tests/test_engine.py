@@ -17,8 +17,13 @@ STEPS = 8
 def greedy(model, inputs, steps=STEPS, **kwargs):
     with torch.no_grad():
         out = model.generate(
-            **inputs, max_new_tokens=steps, min_new_tokens=steps, do_sample=False,
-            output_logits=True, return_dict_in_generate=True, **kwargs,
+            **inputs,
+            max_new_tokens=steps,
+            min_new_tokens=steps,
+            do_sample=False,
+            output_logits=True,
+            return_dict_in_generate=True,
+            **kwargs,
         )
     return out.sequences[:, inputs["input_ids"].shape[1] :], torch.stack(out.logits, 1)
 
@@ -49,7 +54,9 @@ def test_keep_ratio_one_equals_unwrapped(model, batch):
     tokens, scores = greedy(model, batch)
     assert torch.equal(tokens, ref_tokens)
     assert torch.allclose(scores, ref_scores, atol=1e-5)
-    assert [r.audio_tokens_after for r in model.headrouter.records] == [r.audio_tokens_before for r in model.headrouter.records]
+    assert [r.audio_tokens_after for r in model.headrouter.records] == [
+        r.audio_tokens_before for r in model.headrouter.records
+    ]
 
 
 @pytest.mark.parametrize("method", ["fastv", "random", "frame"])

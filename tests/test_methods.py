@@ -26,7 +26,7 @@ def test_shared_method_suite(models, method, keep_ratio):
     batch = tiny.encode(prompts)
     kept = run(model, batch, keep_ratio=keep_ratio, method=method)
     audio = batch["input_ids"] == tiny.AUDIO_TOKEN
-    for positions, row in zip(kept, audio):
+    for positions, row in zip(kept, audio, strict=True):
         n = int(row.sum())
         assert len(positions) == (max(1, math.ceil(keep_ratio * n)) if n else 0)
         assert positions == sorted(set(positions)) and all(row[p] for p in positions)

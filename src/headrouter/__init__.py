@@ -7,13 +7,17 @@
 
 from .adapters import ModelAdapter, supported_models
 from .api import pruning, unwrap, wrap
+from .calibration import CalibrationSample, calibrate, load_samples
 from .config import PruningConfig
 from .methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method
 from .router import HeadRouter, SampleRecord
+from .table import HeadTable
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CalibrationSample",
+    "HeadTable",
     "HeadRouter",
     "ModelAdapter",
     "PruningConfig",
@@ -21,7 +25,9 @@ __all__ = [
     "ScoringContext",
     "ScoringMethod",
     "available_methods",
+    "calibrate",
     "get_method",
+    "load_samples",
     "pruning",
     "register_method",
     "supported_models",

@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 
 
-def query_positions(audio_mask: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+def query_positions(
+    audio_mask: torch.Tensor, attention_mask: torch.Tensor, mode: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Query token positions ``(B, Q)`` and their validity ``(B, Q)``.
 
     ``"last"``: each row's last real token. ``"after_audio"``: every real token after the row's last

@@ -44,6 +44,8 @@ class SampleRecord:
     method: str
     scoring_seconds: float
     """Wall time of capture + scoring + selection for the whole batch this sample was in."""
+    details: dict = field(default_factory=dict)
+    """What the method reported for this sample (HeadRouter: the task mixture)."""
 
 
 @dataclass
@@ -78,6 +80,7 @@ class HeadRouter:
         config.check_layers(self.adapter.num_layers)
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
+        self.method.bind(self.adapter, config.prune_layer)
         self.model = model
         self.records: list[SampleRecord] = []
         self.kept_index: torch.Tensor | None = None
@@ -226,6 +229,7 @@ class HeadRouter:
                 query_index=state.query_index,
                 query_mask=state.query_mask,
                 attention=state.attention,
+                details=[{} for _ in range(hidden_states.shape[0])],
             )
             counts = keep_counts(state.audio_mask.sum(-1), self.keep_ratio)
             keep = self.method.select(ctx, counts)
@@ -250,19 +254,27 @@ class HeadRouter:
         self.kept_index, self.kept_valid = index, valid
         kept_audio = keep & state.audio_mask
         self.records = [
-            self._record(b, int(state.audio_mask[b].sum()), kept_audio[b].nonzero().squeeze(-1).tolist(),
-                         state.scoring_seconds)
+            self._record(
+                b,
+                int(state.audio_mask[b].sum()),
+                kept_audio[b].nonzero().squeeze(-1).tolist(),
+                state.scoring_seconds,
+                ctx.details[b],
+            )
             for b in range(keep.shape[0])
         ]
         logger.debug(
             "pruned %s audio tokens to %s at layer %d with %s in %.2f ms",
-            state.audio_mask.sum(-1).tolist(), counts.tolist(), self.prune_layer, self.method.name,
+            state.audio_mask.sum(-1).tolist(),
+            counts.tolist(),
+            self.prune_layer,
+            self.method.name,
             state.scoring_seconds * 1e3,
         )
         return hidden
 
-    def _record(self, sample: int, before: int, kept: list[int], seconds: float) -> SampleRecord:
-        return SampleRecord(sample, before, len(kept), kept, self.prune_layer, self.method.name, seconds)
+    def _record(self, sample: int, before: int, kept: list[int], seconds: float, details=None) -> SampleRecord:
+        return SampleRecord(sample, before, len(kept), kept, self.prune_layer, self.method.name, seconds, details or {})
 
     def __repr__(self) -> str:
         return (

@@ -59,5 +59,14 @@ class ModelAdapter(ABC):
         computed exactly as ``attention`` computes them from its (normed) input ``hidden_states``."""
 
     @property
+    @abstractmethod
+    def forward_module(self) -> nn.Module:
+        """The module to call for a plain forward pass (logits) of the audio language model."""
+
+    @property
     def num_layers(self) -> int:
         return len(self.layers)
+
+    @property
+    def num_heads(self) -> int:
+        return int(self.text_config.num_attention_heads)

@@ -31,6 +31,10 @@ class Qwen2_5OmniAdapter(ModelAdapter):
         return self.thinker.model
 
     @property
+    def forward_module(self) -> nn.Module:
+        return self.thinker
+
+    @property
     def layers(self) -> nn.ModuleList:
         return self.thinker.model.language_model.layers
 

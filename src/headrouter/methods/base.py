@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from abc import ABC
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import torch
@@ -32,6 +31,8 @@ class ScoringContext:
     """``(B, Q)`` bool: which query slots are real (rows have different numbers of query tokens)."""
     attention: torch.Tensor | None = None
     """``(B, H, Q, L)`` float32: softmax attention of each query token to every key at layer K-1, per head."""
+    details: list[dict] = field(default_factory=list)
+    """Per sample, anything the method wants in the router's records (e.g. a task mixture)."""
 
     @property
     def last_query(self) -> torch.Tensor:
@@ -40,7 +41,7 @@ class ScoringContext:
         return q - 1 - self.query_mask.flip(-1).long().argmax(-1)
 
 
-class ScoringMethod(ABC):
+class ScoringMethod:
     """Turns a :class:`ScoringContext` into a choice of audio tokens.
 
     Implement :meth:`score` (higher = keep; the engine keeps the top ``ceil(keep_ratio * n)`` audio tokens
@@ -56,6 +57,9 @@ class ScoringMethod(ABC):
     def score(self, ctx: ScoringContext) -> torch.Tensor:
         """``(B, L)`` importance of each token; only audio positions are read."""
         raise NotImplementedError(f"{type(self).__name__} must implement score() or select()")
+
+    def bind(self, adapter, prune_layer: int) -> None:
+        """Check the method fits the model (called at wrap time, before any model work); raise ``ValueError`` if not."""
 
     def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` bool keep mask with every non-audio token and exactly ``counts[b]`` audio tokens in row b."""

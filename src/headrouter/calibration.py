@@ -1,0 +1,282 @@
+"""Calibration: profile per-head audio attention over a small labelled set and build a HeadTable.
+
+One forward pass per sample, no generation. Hooks on every decoder layer's attention recompute just the
+attention rows of the query tokens (the text after the audio, and the last token) from the layer's own
+post-rotary queries and keys, reduce them at once to per-head statistics, and add those to running sums:
+memory stays flat in the number of samples, and 3 samples or 300 take the same code path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import stats
+from .adapters import ModelAdapter, adapter_for
+from .capture import attention_rows, query_positions
+from .table import HeadTable
+
+logger = logging.getLogger("headrouter")
+
+DEFAULT_TASKS = ("semantic", "acoustic")
+
+
+@dataclass
+class CalibrationSample:
+    """One calibration item: audio (a file path, or an array with its ``sampling_rate``), a prompt, a task type."""
+
+    audio: str | Path | np.ndarray
+    prompt: str
+    task: str
+    sampling_rate: int | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.audio) if not isinstance(self.audio, np.ndarray) else f"<array of {self.audio.size} samples>"
+
+
+def load_samples(path: str | Path) -> list[CalibrationSample]:
+    """Read a JSON-lines file of ``{"audio": PATH, "prompt": TEXT, "task": TYPE}``; relative audio paths are taken
+    relative to the file's folder."""
+    path = Path(path)
+    samples = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            audio = Path(item["audio"])
+            samples.append(
+                CalibrationSample(audio if audio.is_absolute() else path.parent / audio, item["prompt"], item["task"])
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{path}:{number}: expected a JSON object with audio, prompt and task ({error})"
+            ) from error
+    return samples
+
+
+def load_audio(sample: CalibrationSample, sampling_rate: int) -> np.ndarray:
+    """Mono float32 audio at ``sampling_rate``, loaded and resampled with librosa."""
+    import librosa
+
+    if isinstance(sample.audio, np.ndarray):
+        if sample.sampling_rate is None:
+            raise ValueError("an array sample needs its sampling_rate")
+        wav = np.asarray(sample.audio, dtype=np.float32)
+        if sample.sampling_rate != sampling_rate:
+            wav = librosa.resample(wav, orig_sr=sample.sampling_rate, target_sr=sampling_rate)
+        return wav
+    wav, _ = librosa.load(str(sample.audio), sr=sampling_rate, mono=True)
+    return wav
+
+
+def processor_inputs(processor, wav: np.ndarray, prompt: str, system_prompt: str | None = None):
+    """Model inputs for one audio + prompt through the processor's own chat template."""
+    conversation = (
+        [] if system_prompt is None else [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}]
+    )
+    conversation.append(
+        {"role": "user", "content": [{"type": "audio", "audio": wav}, {"type": "text", "text": prompt}]}
+    )
+    text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+    return processor(text=[text], audio=[wav], return_tensors="pt", padding=True)
+
+
+class HeadStatistics:
+    """Running per-task sums of per-head statistics; turns into a :class:`HeadTable`."""
+
+    def __init__(self, num_layers: int, num_heads: int, bins: int) -> None:
+        self.shape = (num_layers, num_heads)
+        self.bins = bins
+        self.counts: dict[str, int] = {}
+        self._behaviour: dict[str, torch.Tensor] = {}  # task -> (layers, 2H) sum
+        self._importance: dict[str, torch.Tensor] = {}  # task -> (layers, H) sum of mass * selectivity
+        self._all = torch.zeros(num_layers, 2 * num_heads, dtype=torch.float64)
+        self._all_sq = torch.zeros_like(self._all)
+        self._prior = torch.zeros(num_layers, num_heads, bins, dtype=torch.float64)
+        self._prior_counts = torch.zeros(num_layers, bins, dtype=torch.float64)
+        self._pending: dict[int, torch.Tensor] = {}
+
+    def add_layer(
+        self, layer: int, rows: torch.Tensor, audio_mask: torch.Tensor, query_mask: torch.Tensor, last: torch.Tensor
+    ) -> None:
+        """Record one layer's rows ``(1, H, Q, L)`` of the current sample (``last``: index of the last token's row)."""
+        rows = rows.double()
+        self._pending[layer] = stats.behaviour(rows, audio_mask, query_mask)[0]
+        last_rows = rows[torch.arange(rows.shape[0]), :, last]  # (1, H, L)
+        sums, counts = stats.positional_profile(last_rows, audio_mask, self.bins)
+        self._prior[layer] += sums
+        self._prior_counts[layer] += counts
+
+    def finish_sample(self, task: str) -> None:
+        """Close the current sample: its per-layer behaviour vectors count towards ``task``."""
+        if len(self._pending) != self.shape[0]:
+            raise RuntimeError(f"captured {len(self._pending)} of {self.shape[0]} layers for this sample")
+        vector = torch.stack([self._pending[i] for i in range(self.shape[0])])  # (layers, 2H)
+        self._pending.clear()
+        heads = self.shape[1]
+        zeros = torch.zeros(self.shape[0], 2 * heads, dtype=torch.float64)
+        self._behaviour[task] = self._behaviour.get(task, zeros) + vector
+        importance = vector[:, :heads] * vector[:, heads:]
+        self._importance[task] = self._importance.get(task, zeros[:, :heads]) + importance
+        self._all += vector
+        self._all_sq += vector**2
+        self.counts[task] = self.counts.get(task, 0) + 1
+
+    def to_table(self, tasks: Sequence[str], coverage: float, meta: dict) -> HeadTable:
+        """Weights, profiles and priors from the sums (formulas in docs/method.md)."""
+        total = sum(self.counts.values())
+        heads = self.shape[1]
+        mean = self._all / total
+        std = (self._all_sq / total - mean**2).clamp_min(0).sqrt().clamp_min(1e-6)
+        profiles = {t: (self._behaviour[t] / self.counts[t]).float() for t in tasks}
+        prior = self._prior / self._prior_counts[:, None, :].clamp_min(1)
+        prior = torch.where(self._prior_counts[:, None, :] > 0, prior, torch.ones_like(prior))
+        return HeadTable(
+            weights={t: sparse_weights(self._importance[t] / self.counts[t], coverage).float() for t in tasks},
+            profiles=profiles,
+            mass={t: p[:, :heads] for t, p in profiles.items()},
+            selectivity={t: p[:, heads:] for t, p in profiles.items()},
+            prior=prior.float(),
+            feature_mean=mean.float(),
+            feature_std=std.float(),
+            meta=meta,
+        )
+
+
+def sparse_weights(importance: torch.Tensor, coverage: float) -> torch.Tensor:
+    """Per layer, keep the fewest heads holding ``coverage`` of the layer's total importance; renormalise to sum 1.
+
+    A layer with no importance at all gets uniform weights.
+    """
+    values, order = importance.sort(dim=-1, descending=True)
+    total = values.sum(-1, keepdim=True)
+    before = values.cumsum(-1) - values  # importance of the heads ranked above
+    keep_sorted = before < coverage * total
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    weights = importance * keep
+    norm = weights.sum(-1, keepdim=True)
+    uniform = torch.full_like(importance, 1.0 / importance.shape[-1])
+    return torch.where(norm > 0, weights / norm.clamp_min(1e-300), uniform)
+
+
+class _Profiler:
+    """Hooks that feed :class:`HeadStatistics` during one forward pass per sample."""
+
+    def __init__(self, adapter: ModelAdapter, statistics: HeadStatistics) -> None:
+        self.adapter, self.statistics = adapter, statistics
+        self.state: dict = {}
+        self.handles = [adapter.entry.register_forward_pre_hook(self._on_entry, with_kwargs=True)]
+        for i, layer in enumerate(adapter.layers):
+            attention = adapter.attention(layer)
+            self.handles.append(attention.register_forward_pre_hook(self._layer_hook(i), with_kwargs=True))
+
+    def _on_entry(self, module, args, kwargs):
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        padding = kwargs.get("attention_mask")
+        padding = torch.ones_like(input_ids, dtype=torch.bool) if padding is None else padding.bool()
+        audio = (input_ids == self.adapter.audio_token_id) & padding
+        index, valid = query_positions(audio, padding, "after_audio")
+        self.state = {
+            "audio": audio,
+            "padding": padding,
+            "index": index,
+            "valid": valid,
+            "last": valid.shape[1] - 1 - valid.flip(-1).long().argmax(-1),
+        }
+
+    def _layer_hook(self, layer: int):
+        def hook(module, args, kwargs):
+            s = self.state
+            query, key = self.adapter.project_query_key(
+                module, kwargs["hidden_states"], kwargs["position_embeddings"], s["index"]
+            )
+            rows = attention_rows(query, key, s["index"], s["padding"], module.scaling)
+            self.statistics.add_layer(layer, rows, s["audio"], s["valid"], s["last"])
+
+        return hook
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def calibrate(
+    model: nn.Module,
+    processor,
+    samples: Sequence[CalibrationSample] | Iterable[CalibrationSample],
+    *,
+    tasks: Sequence[str] = DEFAULT_TASKS,
+    bins: int = 16,
+    coverage: float = 0.8,
+    system_prompt: str | None = None,
+    progress: bool = True,
+) -> HeadTable:
+    """Profile ``model``'s heads on ``samples`` and return a :class:`HeadTable` with one entry per task type.
+
+    ``tasks`` declares the task types (any names; ``semantic`` and ``acoustic`` by default): every sample
+    must have one of them and every one needs at least one usable sample. A sample whose audio cannot be
+    loaded or decoded is logged by path and skipped; the table's metadata counts them.
+    """
+    samples = list(samples)
+    tasks = list(tasks)
+    if not samples:
+        raise ValueError("samples is empty: calibration needs at least one sample per task type")
+    if not 0 < coverage <= 1:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive int, got {bins!r}")
+    unknown = sorted({s.task for s in samples} - set(tasks))
+    if unknown:
+        raise ValueError(f"samples have task types {unknown} not in tasks={tasks}")
+    missing = [t for t in tasks if not any(s.task == t for s in samples)]
+    if missing:
+        raise ValueError(f"no calibration sample of task type {missing}; each of {tasks} needs at least one")
+
+    adapter = adapter_for(model)
+    config = adapter.text_config
+    statistics = HeadStatistics(adapter.num_layers, config.num_attention_heads, bins)
+    rate = processor.feature_extractor.sampling_rate
+    forward = adapter.forward_module
+    failed = 0
+    profiler = _Profiler(adapter, statistics)
+    try:
+        for sample in tqdm(samples, desc="calibrating", unit="sample", disable=not progress):
+            try:
+                wav = load_audio(sample, rate)
+                inputs = processor_inputs(processor, wav, sample.prompt, system_prompt).to(forward.device)
+            except Exception as error:  # a file that fails to load or decode must not stop the run
+                failed += 1
+                logger.warning("calibration: skipping %s: %s: %s", sample.name, type(error).__name__, error)
+                continue
+            if "input_features" in inputs:
+                inputs["input_features"] = inputs["input_features"].to(forward.dtype)
+            with torch.no_grad():
+                forward(**inputs, use_cache=False)
+            statistics.finish_sample(sample.task)
+    finally:
+        profiler.remove()
+
+    if not statistics.counts:
+        raise ValueError(f"all {len(samples)} calibration samples failed to load or run; see the log for each path")
+    empty = [t for t in tasks if statistics.counts.get(t, 0) == 0]
+    if empty:
+        raise ValueError(f"every calibration sample of task type {empty} failed; see the log for each path")
+    logger.info("calibrated on %s samples per task; %d failed", statistics.counts, failed)
+    meta = HeadTable.metadata(
+        type(model).__name__,
+        config,
+        dict(statistics.counts),
+        failed,
+        {"bins": bins, "coverage": coverage, "system_prompt": system_prompt},
+    )
+    return statistics.to_table(tasks, coverage, meta)

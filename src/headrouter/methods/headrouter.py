@@ -1,0 +1,100 @@
+"""HeadRouter: routed per-head weights on position-debiased attention (He et al., 2026)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import stats
+from ..table import HeadTable
+from .base import ScoringContext, ScoringMethod, register_method
+
+logger = logging.getLogger("headrouter")
+
+AUTO = "auto"
+
+
+@register_method
+@dataclass(repr=False)
+class HeadRouterMethod(ScoringMethod):
+    """Score audio tokens with the head weights of the input's task type.
+
+    With a calibrated ``table`` (a :class:`~headrouter.table.HeadTable` or its directory): the input's
+    head-behaviour vector at layer K-1 (audio mass and selectivity per head, from the instruction tokens'
+    rows) is compared with each task profile and the task tables are mixed softly (``task="auto"``), or one
+    task's table is used (``task="semantic"``, ...). Token score = sum over heads of routed weight x the last
+    token's attention divided by the head's positional prior. Without a table, each input's own per-head
+    selectivity serves as weights (and nothing is debiased).
+
+    Ablations, one switch each: ``debias=False``; ``task=<name>`` (routing off); ``uniform_heads=True``
+    (head weights off). With ``uniform_heads=True, debias=False`` the choice equals ``method="fastv"``.
+    """
+
+    name = "headrouter"
+    queries = "after_audio"
+    table: HeadTable | str | Path | None = None
+    task: str = AUTO
+    temperature: float = 0.1
+    debias: bool = True
+    uniform_heads: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.table, (str, Path)):
+            self.table = HeadTable.from_pretrained(self.table)
+        if self.table is not None and not isinstance(self.table, HeadTable):
+            raise TypeError(f"table must be a HeadTable, a directory or None, got {type(self.table).__name__}")
+        known = [AUTO] + (self.table.tasks if self.table is not None else [])
+        if self.task not in known:
+            raise ValueError(f"task must be one of {known}, got {self.task!r}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.table is None and not self.uniform_heads:
+            logger.info("headrouter: no head table given; weighting heads by each input's own selectivity")
+
+    def bind(self, adapter, prune_layer: int) -> None:
+        if self.table is not None:
+            self.table.check_shape(adapter.num_layers, adapter.num_heads)
+
+    def score(self, ctx: ScoringContext) -> torch.Tensor:
+        batch = ctx.attention.shape[0]
+        rows = torch.arange(batch, device=ctx.attention.device)
+        last = ctx.attention[rows, :, ctx.last_query]  # (B, H, L)
+        weights = None if self.uniform_heads else self._weights(ctx)
+        if self.debias and self.table is not None:
+            prior = self.table.prior[ctx.layer - 1].to(last.device)  # (H, bins)
+            bins = stats.relative_bins(ctx.audio_mask, self.table.bins)  # (B, L)
+            last = last / prior[:, bins].permute(1, 0, 2)  # (H, B, L) -> (B, H, L)
+        if weights is None:
+            return last.mean(dim=1)
+        return (weights[..., None] * last).sum(dim=1)
+
+    def _weights(self, ctx: ScoringContext) -> torch.Tensor:
+        """``(B, H)`` head weights for each input, and its task mixture in ``ctx.details``."""
+        if self.table is None:
+            select = stats.query_mean(stats.selectivity(ctx.attention, ctx.audio_mask), ctx.query_mask)
+            return select / select.sum(-1, keepdim=True).clamp_min(1e-12)
+        layer = ctx.layer - 1
+        if self.task == AUTO:
+            vector = stats.behaviour(ctx.attention, ctx.audio_mask, ctx.query_mask)
+            mixture = self.table.route(vector.cpu(), layer, self.temperature)
+        else:
+            mixture = torch.zeros(ctx.attention.shape[0], len(self.table.tasks))
+            mixture[:, self.table.tasks.index(self.task)] = 1.0
+        for detail, row, has_audio in zip(ctx.details, mixture.tolist(), ctx.audio_mask.any(-1).tolist(), strict=True):
+            if has_audio:
+                detail["task_mixture"] = dict(zip(self.table.tasks, row, strict=True))
+        return self.table.mixed_weights(mixture, layer).to(ctx.attention.device)
+
+    def config(self) -> dict:
+        table = None if self.table is None else self.table.meta.get("source", "in-memory HeadTable")
+        return {
+            "name": self.name,
+            "table": table,
+            "task": self.task,
+            "temperature": self.temperature,
+            "debias": self.debias,
+            "uniform_heads": self.uniform_heads,
+        }

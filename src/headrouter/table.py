@@ -1,0 +1,189 @@
+"""HeadTable: per-task head weights, behaviour profiles and positional priors, saved as safetensors + JSON."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+logger = logging.getLogger("headrouter")
+
+TENSORS_FILE = "head_table.safetensors"
+META_FILE = "head_table.json"
+
+
+def config_hash(config) -> str:
+    """A short hash of a decoder config's public fields, to tell which model a table was calibrated on."""
+    public = {k: v for k, v in config.to_dict().items() if not k.startswith("_") and k != "transformers_version"}
+    return hashlib.sha256(json.dumps(public, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class HeadTable:
+    """Everything HeadRouter learns from calibration, for one model shape.
+
+    Per task type ``t``: ``weights[t]`` ``(layers, heads)`` non-negative head weights (each layer's
+    weights sum to 1; heads that the statistics call irrelevant get exactly 0), ``profiles[t]``
+    ``(layers, 2 * heads)`` the mean head-behaviour vector of that task's samples, ``mass[t]`` and
+    ``selectivity[t]`` ``(layers, heads)`` the statistics behind them. Shared: ``prior`` ``(layers, heads,
+    bins)`` expected audio attention by relative position, and ``feature_mean`` / ``feature_std`` ``(layers,
+    2 * heads)`` used to standardise behaviour vectors before routing.
+    """
+
+    weights: dict[str, torch.Tensor]
+    profiles: dict[str, torch.Tensor]
+    mass: dict[str, torch.Tensor]
+    selectivity: dict[str, torch.Tensor]
+    prior: torch.Tensor
+    feature_mean: torch.Tensor
+    feature_std: torch.Tensor
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.weights:
+            raise ValueError("a HeadTable needs at least one task type")
+        shape = tuple(self.prior.shape[:2])
+        for name, tensors in (("weights", self.weights), ("mass", self.mass), ("selectivity", self.selectivity)):
+            for task, tensor in tensors.items():
+                if tuple(tensor.shape) != shape:
+                    raise ValueError(f"{name}[{task!r}] has shape {tuple(tensor.shape)}, expected {shape}")
+        if set(self.profiles) != set(self.weights):
+            raise ValueError(f"profiles cover {sorted(self.profiles)} but weights cover {sorted(self.weights)}")
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.weights)
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.prior.shape[0])
+
+    @property
+    def num_heads(self) -> int:
+        return int(self.prior.shape[1])
+
+    @property
+    def bins(self) -> int:
+        return int(self.prior.shape[2])
+
+    def check_shape(self, num_layers: int, num_heads: int) -> None:
+        """``ValueError`` naming both shapes if this table was made for another model shape."""
+        if (num_layers, num_heads) != (self.num_layers, self.num_heads):
+            raise ValueError(
+                f"this HeadTable was calibrated for {self.num_layers} layers x {self.num_heads} heads, but the model "
+                f"has {num_layers} layers x {num_heads} heads"
+            )
+
+    def route(self, behaviour: torch.Tensor, layer: int, temperature: float) -> torch.Tensor:
+        """``(B, tasks)`` soft task mixture of behaviour vectors ``(B, 2H)`` at ``layer``.
+
+        Softmax over tasks of ``-d^2 / temperature``, where d^2 is the mean squared distance between the
+        standardised behaviour vector and the standardised task profile: equal to a profile gives that
+        task the largest weight, halfway between two profiles gives them equal weights.
+        """
+        mean, std = self.feature_mean[layer], self.feature_std[layer]
+        z = (behaviour.float() - mean) / std
+        profiles = torch.stack([(self.profiles[t][layer] - mean) / std for t in self.tasks])  # (T, F)
+        distance = ((z[:, None, :] - profiles[None]) ** 2).mean(-1)
+        return torch.softmax(-distance / temperature, dim=-1)
+
+    def mixed_weights(self, mixture: torch.Tensor, layer: int) -> torch.Tensor:
+        """``(B, H)`` head weights at ``layer`` for task mixtures ``(B, tasks)``."""
+        stacked = torch.stack([self.weights[t][layer] for t in self.tasks])  # (T, H)
+        return mixture.to(stacked.dtype) @ stacked
+
+    # ------------------------------------------------------------------ persistence
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``head_table.safetensors`` and ``head_table.json`` into ``directory`` (created if needed)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {"prior": self.prior, "feature_mean": self.feature_mean, "feature_std": self.feature_std}
+        for name, group in (
+            ("weights", self.weights),
+            ("profiles", self.profiles),
+            ("mass", self.mass),
+            ("selectivity", self.selectivity),
+        ):
+            tensors.update({f"{name}.{task}": tensor for task, tensor in group.items()})
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(directory / TENSORS_FILE))
+        meta = {
+            **self.meta,
+            "tasks": self.tasks,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "bins": self.bins,
+        }
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> HeadTable:
+        """Load a table written by :meth:`save_pretrained`."""
+        directory = Path(directory)
+        for name in (TENSORS_FILE, META_FILE):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"{directory / name} not found: not a HeadTable directory")
+        meta = json.loads((directory / META_FILE).read_text())
+        tensors = load_file(str(directory / TENSORS_FILE))
+        groups = {
+            name: {t: tensors[f"{name}.{t}"] for t in meta["tasks"]}
+            for name in ("weights", "profiles", "mass", "selectivity")
+        }
+        table = cls(
+            **groups,
+            prior=tensors["prior"],
+            feature_mean=tensors["feature_mean"],
+            feature_std=tensors["feature_std"],
+            meta=meta,
+        )
+        table.meta["source"] = str(directory)
+        return table
+
+    @staticmethod
+    def metadata(model_class: str, config, counts: dict[str, int], failed: int, settings: dict) -> dict:
+        """The JSON metadata calibration records."""
+        from . import __version__
+
+        return {
+            "model_class": model_class,
+            "config_hash": config_hash(config),
+            "calibration_counts": counts,
+            "failed_samples": failed,
+            "settings": settings,
+            "headrouter_version": __version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def plot(self):
+        """A matplotlib figure: a layer x head heatmap of the weights per task type, and their difference."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise ImportError("table.plot() needs matplotlib: pip install 'headrouter[plot]'") from error
+        tasks = self.tasks
+        panels = len(tasks) + (1 if len(tasks) >= 2 else 0)
+        figure, axes = plt.subplots(1, panels, figsize=(3.2 * panels + 1, 0.25 * self.num_layers + 2.5), squeeze=False)
+        vmax = max(float(w.max()) for w in self.weights.values()) or 1.0
+        for ax, task in zip(axes[0][: len(tasks)], tasks, strict=True):
+            image = ax.imshow(self.weights[task].numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
+            ax.set_title(f"{task} (n={self.meta.get('calibration_counts', {}).get(task, '?')})")
+            ax.set_xlabel("head")
+            ax.set_ylabel("layer")
+        figure.colorbar(image, ax=axes[0][: len(tasks)].tolist(), shrink=0.8, label="head weight")
+        if len(tasks) >= 2:
+            a, b = tasks[0], tasks[1]
+            diff = (self.weights[a] - self.weights[b]).numpy()
+            bound = float(abs(diff).max()) or 1.0
+            ax = axes[0][-1]
+            image = ax.imshow(diff, aspect="auto", cmap="coolwarm", vmin=-bound, vmax=bound)
+            ax.set_title(f"{a} - {b}")
+            ax.set_xlabel("head")
+            figure.colorbar(image, ax=ax, shrink=0.8)
+        return figure

@@ -1,0 +1,153 @@
+"""HeadRouter: statistics by hand, debiasing, routing, tables, ablations, calibrate -> save -> load -> generate."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import headrouter
+from headrouter import stats
+from headrouter.calibration import HeadStatistics, sparse_weights
+from headrouter.table import HeadTable
+
+
+def test_statistics_by_hand():
+    # one query, four keys, audio at 1 and 2
+    rows = torch.tensor([[[[0.5, 0.25, 0.25, 0.0]], [[0.2, 0.8, 0.0, 0.0]], [[0.1, 0.6, 0.3, 0.0]]]])
+    audio = torch.tensor([[False, True, True, False]])
+    mass = stats.audio_mass(rows, audio)[0, :, 0]
+    assert torch.allclose(mass, torch.tensor([0.5, 0.8, 0.9]))
+    select = stats.selectivity(rows, audio)[0, :, 0]
+    p = torch.tensor([2 / 3, 1 / 3])
+    third = 1 + (p * p.log()).sum() / math.log(2)
+    assert torch.allclose(select, torch.tensor([0.0, 1.0, float(third)]), atol=1e-6)
+    vector = stats.behaviour(rows, audio, torch.tensor([[True]]))
+    assert torch.allclose(vector, torch.tensor([[0.5, 0.8, 0.9, 0.0, 1.0, float(third)]]), atol=1e-6)
+
+
+def test_query_mean_ignores_padding_slots():
+    values = torch.tensor([[[1.0, 3.0, 100.0]]])
+    assert stats.query_mean(values, torch.tensor([[True, True, False]])).item() == 2.0
+
+
+def test_relative_bins_span_clips():
+    audio = torch.tensor([[False, True, True, False, True, True, False]])
+    # ranks 0..3 over n = 4 -> relative 0, 1/3, 2/3, 1 -> 4 bins: 0, 1, 2, 3
+    assert stats.relative_bins(audio, 4).tolist() == [[0, 0, 1, 0, 2, 3, 0]]
+
+
+def test_sparse_weights_by_hand():
+    importance = torch.tensor([[0.05, 0.5, 0.15, 0.3], [0.0, 0.0, 0.0, 0.0]])
+    weights = sparse_weights(importance, coverage=0.8)
+    assert torch.allclose(weights[0], torch.tensor([0.0, 0.625, 0.0, 0.375]))
+    assert torch.equal(weights[1], torch.full((4,), 0.25))
+
+
+def test_positional_prior_removes_a_linear_tail_bias():
+    torch.manual_seed(0)
+    n, bins = 64, 16
+    audio = torch.ones(1, n, dtype=torch.bool)
+    ramp = 1 + 3 * torch.linspace(0, 1, n)  # later tokens get up to 4x the attention for position alone
+    statistics = HeadStatistics(num_layers=1, num_heads=1, bins=bins)
+    for _ in range(300):
+        content = torch.rand(n)
+        row = content * ramp
+        statistics.add_layer(0, (row / row.sum()).view(1, 1, 1, n), audio, torch.tensor([[True]]), torch.tensor([0]))
+        statistics.finish_sample("acoustic")
+    prior = statistics.to_table(["acoustic"], 1.0, {}).prior[0, 0]  # (bins,)
+    content = torch.rand(n)
+    row = content * ramp
+    debiased = row / prior[stats.relative_bins(audio, bins)[0]]
+    first, second = slice(0, n // 2), slice(n // 2, n)
+    raw_ratio = ((row / content)[second].mean() / (row / content)[first].mean()).item()
+    fixed_ratio = ((debiased / content)[second].mean() / (debiased / content)[first].mean()).item()
+    assert raw_ratio > 1.8
+    assert abs(fixed_ratio - 1) < 0.1
+    assert torch.corrcoef(torch.stack([debiased, content]))[0, 1] > 0.97
+
+
+def two_task_table(layers=4, heads=4, bins=8) -> HeadTable:
+    torch.manual_seed(1)
+    weights = {t: sparse_weights(torch.rand(layers, heads), 0.8) for t in ("semantic", "acoustic")}
+    profiles = {t: torch.rand(layers, 2 * heads) for t in weights}
+    return HeadTable(
+        weights=weights,
+        profiles=profiles,
+        mass={t: p[:, :heads] for t, p in profiles.items()},
+        selectivity={t: p[:, heads:] for t, p in profiles.items()},
+        prior=torch.rand(layers, heads, bins) + 0.5,
+        feature_mean=torch.rand(layers, 2 * heads),
+        feature_std=torch.rand(layers, 2 * heads) + 0.1,
+        meta={"note": "synthetic"},
+    )
+
+
+def test_routing_picks_the_matching_task_and_halves_between_two():
+    table = two_task_table()
+    semantic, acoustic = table.profiles["semantic"][1], table.profiles["acoustic"][1]
+    mixture = table.route(torch.stack([semantic, acoustic, (semantic + acoustic) / 2]), layer=1, temperature=0.1)
+    assert mixture[0].argmax() == 0 and mixture[1].argmax() == 1
+    sharp = table.route(torch.stack([semantic, acoustic]), layer=1, temperature=0.01)
+    assert sharp[0, 0] > 0.99 and sharp[1, 1] > 0.99
+    assert torch.allclose(mixture[2], torch.tensor([0.5, 0.5]), atol=1e-6)
+    mixed = table.mixed_weights(mixture[2:], layer=1)[0]
+    assert torch.allclose(mixed, (table.weights["semantic"][1] + table.weights["acoustic"][1]) / 2)
+
+
+def test_table_round_trip_is_bit_exact(tmp_path):
+    table = two_task_table()
+    table.save_pretrained(tmp_path / "t")
+    loaded = HeadTable.from_pretrained(tmp_path / "t")
+    assert loaded.tasks == table.tasks
+    for name in ("weights", "profiles", "mass", "selectivity"):
+        for task in table.tasks:
+            assert torch.equal(getattr(loaded, name)[task], getattr(table, name)[task])
+    for name in ("prior", "feature_mean", "feature_std"):
+        assert torch.equal(getattr(loaded, name), getattr(table, name))
+    assert loaded.meta["note"] == "synthetic" and loaded.meta["num_heads"] == 4
+
+
+def test_loading_a_missing_table_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a HeadTable directory"):
+        HeadTable.from_pretrained(tmp_path)
+
+
+def test_table_for_another_shape_is_refused(models):
+    table = two_task_table(layers=6, heads=4)
+    with pytest.raises(ValueError, match="calibrated for 6 layers x 4 heads, but the model has 4 layers x 4 heads"):
+        headrouter.wrap(models["sdpa"], method="headrouter", table=table)
+
+
+def test_unknown_task_is_refused():
+    with pytest.raises(ValueError, match=r"task must be one of \['auto', 'semantic', 'acoustic'\]"):
+        headrouter.get_method("headrouter", table=two_task_table(), task="music")
+
+
+def kept(model, inputs, **kwargs):
+    with headrouter.pruning(model, **kwargs) as router, torch.no_grad():
+        model(**inputs)
+        return [r.kept_positions for r in router.records], [r.details for r in router.records]
+
+
+@pytest.mark.parametrize("table", [None, "synthetic"])
+def test_uniform_heads_without_debiasing_equals_fastv(models, batch, table):
+    model = models["sdpa"]
+    table = two_task_table() if table else None
+    fastv, _ = kept(model, batch, keep_ratio=0.3, method="fastv")
+    plain, _ = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, uniform_heads=True, debias=False)
+    assert plain == fastv
+    routed, _ = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table)
+    assert routed != fastv
+
+
+def test_each_switch_changes_the_choice(models, batch):
+    model, table = models["sdpa"], two_task_table()
+    full, details = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table)
+    assert all(abs(sum(d["task_mixture"].values()) - 1) < 1e-6 for d in details[:2])
+    assert details[2] == {}  # no audio, nothing scored
+    for switch in (dict(debias=False), dict(uniform_heads=True), dict(task="acoustic")):
+        assert kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, **switch)[0] != full, switch
+    _, fixed = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, task="semantic")
+    assert fixed[0]["task_mixture"] == {"semantic": 1.0, "acoustic": 0.0}
