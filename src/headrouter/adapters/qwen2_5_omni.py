@@ -22,8 +22,7 @@ class Qwen2_5OmniAdapter(ModelAdapter):
         if getattr(model, "has_talker", False):
             logger.warning(
                 "headrouter prunes the thinker only; speech output through the talker needs the thinker's "
-                "full-length hidden states and is not supported while pruning: generate with generation_mode='text' "
-                "(or call model.disable_talker())."
+                "full-length hidden states and is not supported while pruning: generate with generation_mode='text'."
             )
 
     @property

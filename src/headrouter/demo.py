@@ -1,0 +1,163 @@
+"""Prefill timing with and without pruning: the measuring behind ``headrouter demo``, reused by examples and
+benchmarks.
+
+Nothing here prints; :mod:`headrouter.cli` formats the rows.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from . import tiny
+from .api import pruning
+from .config import DEFAULT_PRUNE_LAYER
+
+DEFAULT_METHODS = ("fastv", "random", "frame")
+DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.3)
+DEFAULT_SECONDS = 60.0
+DEFAULT_RUNS = 5
+DEMO_LAYERS = 4
+"""Decoder layers of the tiny demo model (so the prune layer is 1 to 3)."""
+
+
+def prefill_module(model: nn.Module) -> nn.Module:
+    """The module whose forward is the prefill: the thinker of a full Qwen2.5-Omni model, else the model itself.
+
+    (The full model has no forward of its own; pruning attached to it lives in its thinker.)
+    """
+    return getattr(model, "thinker", model)
+
+
+def measure_prefill(model: nn.Module, inputs: Mapping, runs: int = DEFAULT_RUNS, warmup: int = 1) -> list[float]:
+    """Wall seconds of ``runs`` prefill forward passes of ``model`` on ``inputs``, after ``warmup`` untimed ones.
+
+    Each pass is one forward under ``torch.no_grad`` (no cache kept between passes); CUDA is synchronised
+    around each timed pass. Works on wrapped and unwrapped models alike.
+    """
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1, got {runs}")
+    module = prefill_module(model)
+    cuda = any(isinstance(v, torch.Tensor) and v.is_cuda for v in inputs.values())
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + runs):
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            module(**inputs)
+            if cuda:
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return times
+
+
+def count_audio_tokens(model: nn.Module, inputs: Mapping) -> int:
+    """Audio placeholder tokens in ``inputs`` (all samples, padding excluded)."""
+    audio = inputs["input_ids"] == int(prefill_module(model).config.audio_token_id)
+    if inputs.get("attention_mask") is not None:
+        audio &= inputs["attention_mask"].bool()
+    return int(audio.sum())
+
+
+def compare_prefill(
+    model: nn.Module,
+    inputs: Mapping,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    keep_ratios: Sequence[float] = DEFAULT_KEEP_RATIOS,
+    runs: int = DEFAULT_RUNS,
+    prune_layer: int = DEFAULT_PRUNE_LAYER,
+) -> list[dict]:
+    """Median prefill time of the unwrapped ``model`` and of every (method, keep ratio), on the same ``inputs``.
+
+    ``model`` must not be wrapped; it is left unwrapped. Returns one row per setting, the baseline first::
+
+        {"method": "none" | name, "keep_ratio": None | float, "audio_tokens_before": int,
+         "audio_tokens_after": int, "prefill_ms": float, "ratio": float | None}
+
+    Token counts are summed over the batch (from ``model.headrouter.records`` for pruned rows). ``ratio`` is
+    ``prefill_ms`` over that of keep 1.0 with the same method (None if 1.0 is not among ``keep_ratios``).
+    """
+    if getattr(model, "headrouter", None) is not None:
+        raise ValueError("compare_prefill needs an unwrapped model (call headrouter.unwrap(model) first)")
+    n_audio = count_audio_tokens(model, inputs)
+    baseline = statistics.median(measure_prefill(model, inputs, runs)) * 1e3
+    rows = [_row("none", None, n_audio, n_audio, baseline)]
+    for method in methods:
+        first = len(rows)
+        for keep in keep_ratios:
+            with pruning(model, keep, prune_layer=prune_layer, method=method) as router:
+                ms = statistics.median(measure_prefill(model, inputs, runs)) * 1e3
+                before = sum(r.audio_tokens_before for r in router.records)
+                after = sum(r.audio_tokens_after for r in router.records)
+            rows.append(_row(method, float(keep), before, after, ms))
+        full = next((r["prefill_ms"] for r in rows[first:] if r["keep_ratio"] == 1.0), None)
+        for row in rows[first:]:
+            row["ratio"] = row["prefill_ms"] / full if full else None
+    return rows
+
+
+def run_demo(
+    seconds: float = DEFAULT_SECONDS,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    keep_ratios: Sequence[float] = DEFAULT_KEEP_RATIOS,
+    runs: int = DEFAULT_RUNS,
+    attn_implementation: str = "sdpa",
+    prune_layer: int = DEFAULT_PRUNE_LAYER,
+    num_layers: int = DEMO_LAYERS,
+) -> list[dict]:
+    """:func:`compare_prefill` on the tiny random-weight thinker, ``seconds`` of audio in the prompt (no downloads)."""
+    model = tiny.tiny_model(attn_implementation=attn_implementation, num_layers=num_layers)
+    inputs = demo_inputs(seconds)
+    return compare_prefill(model, inputs, methods, keep_ratios, runs, prune_layer)
+
+
+def demo_inputs(seconds: float = DEFAULT_SECONDS):
+    """One tiny-model prompt: 5 text tokens, ``seconds`` of a tone (25 audio tokens per second), 12 text tokens."""
+    return tiny.encode([tiny.audio_prompt([tiny.tone(seconds)], text_lengths=[5, 12])])
+
+
+def describe_machine() -> str:
+    """One line: CPU model, core count, torch threads, torch and transformers versions (and the GPU, if any)."""
+    import transformers
+
+    cpu = _cpu_model() or platform.processor() or platform.machine() or "unknown CPU"
+    parts = [
+        cpu,
+        f"{os.cpu_count()} cores",
+        f"torch threads {torch.get_num_threads()}",
+        f"torch {torch.__version__}",
+        f"transformers {transformers.__version__}",
+    ]
+    if torch.cuda.is_available():
+        parts.append(f"GPU {torch.cuda.get_device_name()}")
+    return ", ".join(parts)
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _row(method: str, keep: float | None, before: int, after: int, ms: float) -> dict:
+    return {
+        "method": method,
+        "keep_ratio": keep,
+        "audio_tokens_before": before,
+        "audio_tokens_after": after,
+        "prefill_ms": ms,
+        "ratio": None,
+    }
