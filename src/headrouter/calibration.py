@@ -271,11 +271,12 @@ def calibrate(
     empty = [t for t in tasks if statistics.counts.get(t, 0) == 0]
     if empty:
         raise ValueError(f"every calibration sample of task type {empty} failed; see the log for each path")
-    logger.info("calibrated on %s samples per task; %d failed", statistics.counts, failed)
+    counts = {task: statistics.counts[task] for task in tasks}
+    logger.info("calibrated on %s samples per task; %d failed", counts, failed)
     meta = HeadTable.metadata(
         type(model).__name__,
         config,
-        dict(statistics.counts),
+        counts,
         failed,
         {"bins": bins, "coverage": coverage, "system_prompt": system_prompt},
     )

@@ -2,6 +2,8 @@
 
 ``headrouter demo``: prefill time of a tiny random-weight Qwen2.5-Omni thinker on long audio, unpruned and
 pruned with every method at several keep ratios. Runs on a CPU, without downloads.
+``headrouter calibrate``: profile a local checkpoint's heads on a calibration set and save a HeadTable.
+``headrouter inspect``: draw a saved HeadTable's head weights.
 """
 
 from __future__ import annotations
@@ -82,6 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--attn", choices=("eager", "sdpa"), default="sdpa", help="attention implementation (default sdpa)"
     )
     demo.set_defaults(run=_demo)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="profile per-head audio attention on a calibration set and save a HeadTable",
+        description="One forward pass per sample; writes head_table.safetensors and head_table.json to OUT.",
+    )
+    calibrate.add_argument("--model", required=True, help="local Qwen2.5-Omni checkpoint directory")
+    calibrate.add_argument(
+        "--data", required=True, help='JSON lines: {"audio": PATH, "prompt": TEXT, "task": TYPE} per sample'
+    )
+    calibrate.add_argument("--out", required=True, help="directory for the table")
+    calibrate.add_argument(
+        "--tasks", type=_items, default=["semantic", "acoustic"], help="task types (default semantic,acoustic)"
+    )
+    calibrate.add_argument("--bins", type=_positive_int, default=16, help="positional-prior bins (default 16)")
+    calibrate.add_argument(
+        "--coverage", type=_share, default=0.8, help="share of importance the kept heads hold, (0, 1] (default 0.8)"
+    )
+    calibrate.add_argument("--dtype", default="auto", help="model dtype (default: the checkpoint's)")
+    calibrate.set_defaults(run=_calibrate)
+
+    inspect = commands.add_parser("inspect", help="plot a HeadTable's head weights per task type")
+    inspect.add_argument("table", help="a directory written by calibrate")
+    inspect.add_argument("--out", required=True, help="image file to write, e.g. heads.png")
+    inspect.set_defaults(run=_inspect)
     return parser
 
 
@@ -105,6 +132,32 @@ def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     print()
     print(format_table(rows))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import logging
+
+    from .calibration import calibrate, load_samples
+    from .loading import load_model, load_processor
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    samples = load_samples(args.data)
+    model = load_model(args.model, dtype=args.dtype)
+    processor = load_processor(args.model)
+    table = calibrate(model, processor, samples, tasks=args.tasks, bins=args.bins, coverage=args.coverage)
+    out = table.save_pretrained(args.out)
+    counts = ", ".join(f"{task}: {n}" for task, n in table.meta["calibration_counts"].items())
+    print(f"calibrated on {counts} ({table.meta['failed_samples']} failed); table written to {out}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .table import HeadTable
+
+    figure = HeadTable.from_pretrained(args.table).plot()
+    figure.savefig(args.out, dpi=120, bbox_inches="tight")
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -173,6 +226,13 @@ def _keep_list(text: str) -> list[float]:
             raise argparse.ArgumentTypeError(f"keep ratios must be in (0, 1], got {item}")
         ratios.append(ratio)
     return ratios
+
+
+def _share(text: str) -> float:
+    value = _parse(float, text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
 
 
 def _method_list(text: str) -> list[str]:

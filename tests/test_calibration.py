@@ -1,0 +1,171 @@
+"""calibrate(): exact statistics, bad files, errors, and calibrate -> save -> load -> wrap -> generate."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+import headrouter
+from headrouter import cli, stats, tiny
+from headrouter.calibration import CalibrationSample, load_samples, processor_inputs
+
+RATE = tiny.SAMPLE_RATE
+
+
+def chirp(seconds: float, start: float = 200.0, end: float = 2000.0) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    phase = 2 * np.pi * (start * t + (end - start) * t**2 / (2 * seconds))
+    return (0.3 * np.sin(phase)).astype(np.float32)
+
+
+def noise(seconds: float, seed: int) -> np.ndarray:
+    return (0.1 * np.random.default_rng(seed).standard_normal(int(seconds * RATE))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def processor():
+    return tiny.tiny_processor()
+
+
+def mixed_samples():
+    return [
+        CalibrationSample(tiny.tone(2.0, 440.0), "What pitch is this tone?", "acoustic", RATE),
+        CalibrationSample(noise(1.5, seed=1), "What colour is this noise?", "acoustic", RATE),
+        CalibrationSample(chirp(2.5), "Transcribe the speech.", "semantic", RATE),
+        CalibrationSample(tiny.tone(1.0, 300.0)[::2].copy(), "Which word was spoken?", "semantic", RATE // 2),
+    ]
+
+
+def test_profiles_equal_statistics_of_eager_attentions(models, processor):
+    model = models["eager"]
+    sample = mixed_samples()[0]
+    table = headrouter.calibrate(model, processor, [sample], tasks=["acoustic"], progress=False)
+    inputs = processor_inputs(processor, sample.audio, sample.prompt)
+    with torch.no_grad():
+        attentions = model(**inputs, output_attentions=True).attentions
+    ids = inputs["input_ids"][0]
+    audio = ids == tiny.AUDIO_TOKEN
+    last_audio = int(audio.nonzero().max())
+    queries = torch.arange(last_audio + 1, ids.numel())  # the text after the audio, the last token included
+    for layer, weights in enumerate(attentions):
+        rows = weights[:, :, queries].double()  # (1, H, Q, L)
+        expected = stats.behaviour(rows, audio[None], torch.ones(1, queries.numel(), dtype=torch.bool))[0]
+        assert torch.allclose(table.profiles["acoustic"][layer].double(), expected, atol=1e-5), layer
+    assert table.meta["calibration_counts"] == {"acoustic": 1}
+
+
+def test_calibrate_save_load_wrap_generate(models, processor, tmp_path):
+    model = models["sdpa"]
+    table = headrouter.calibrate(model, processor, mixed_samples(), progress=False)
+    assert table.tasks == ["semantic", "acoustic"]
+    assert list(table.meta["calibration_counts"].items()) == [("semantic", 2), ("acoustic", 2)]
+    assert table.meta["model_class"] == type(model).__name__
+    for weights in table.weights.values():
+        assert weights.shape == (4, 4) and bool((weights >= 0).all())
+        assert torch.allclose(weights.sum(-1), torch.ones(4))
+    table.save_pretrained(tmp_path / "table")
+
+    inputs = processor_inputs(processor, chirp(3.0), "Transcribe the speech.")
+    headrouter.wrap(model, keep_ratio=0.5, method="headrouter", table=tmp_path / "table")
+    try:
+        with torch.no_grad():
+            out = model.generate(**inputs, max_new_tokens=6, do_sample=False)
+        record = model.headrouter.records[0]
+    finally:
+        headrouter.unwrap(model)
+    assert out.shape[1] == inputs["input_ids"].shape[1] + 6
+    assert record.audio_tokens_after == 38 and record.method == "headrouter"
+    mixture = record.details["task_mixture"]
+    assert set(mixture) == {"semantic", "acoustic"} and abs(sum(mixture.values()) - 1) < 1e-6
+
+
+def test_bad_files_are_reported_and_skipped(models, processor, tmp_path, caplog):
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"not audio at all")
+    missing = tmp_path / "missing.wav"
+    good = tmp_path / "good.wav"
+    soundfile.write(good, tiny.tone(1.5), RATE)
+    samples = [
+        CalibrationSample(garbage, "Which tone?", "acoustic"),
+        CalibrationSample(good, "Which tone?", "acoustic"),
+        CalibrationSample(missing, "What was said?", "semantic"),
+        CalibrationSample(chirp(1.0), "What was said?", "semantic", RATE),
+    ]
+    with caplog.at_level(logging.WARNING, logger="headrouter"):
+        table = headrouter.calibrate(models["sdpa"], processor, samples, progress=False)
+    assert table.meta["failed_samples"] == 2
+    assert table.meta["calibration_counts"] == {"semantic": 1, "acoustic": 1}
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert str(garbage) in logged and str(missing) in logged
+
+
+def test_empty_set_is_an_error(models, processor):
+    with pytest.raises(ValueError, match="samples is empty"):
+        headrouter.calibrate(models["sdpa"], processor, [])
+
+
+def test_missing_task_type_is_an_error_before_any_work(processor):
+    samples = [CalibrationSample(tiny.tone(1.0), "Which tone?", "acoustic", RATE)]
+    with pytest.raises(ValueError, match=r"no calibration sample of task type \['semantic'\]"):
+        headrouter.calibrate(torch.nn.Linear(1, 1), processor, samples)  # never reaches the (invalid) model
+    with pytest.raises(ValueError, match=r"task types \['music'\] not in tasks"):
+        headrouter.calibrate(torch.nn.Linear(1, 1), processor, [*samples, CalibrationSample("x", "y", "music")])
+
+
+def test_all_failed_is_an_error(models, processor, tmp_path):
+    samples = [CalibrationSample(tmp_path / f"{task}.wav", "?", task) for task in ("semantic", "acoustic")]
+    with pytest.raises(ValueError, match="all 2 calibration samples failed"):
+        headrouter.calibrate(models["sdpa"], processor, samples, progress=False)
+
+
+def test_every_sample_of_a_task_failing_is_an_error(models, processor, tmp_path):
+    samples = [CalibrationSample(tmp_path / "gone.wav", "?", "semantic"), mixed_samples()[0]]
+    with pytest.raises(ValueError, match=r"every calibration sample of task type \['semantic'\] failed"):
+        headrouter.calibrate(models["sdpa"], processor, samples, progress=False)
+
+
+def test_load_samples(tmp_path):
+    (tmp_path / "calib.jsonl").write_text(
+        json.dumps({"audio": "a.wav", "prompt": "Which tone?", "task": "acoustic"})
+        + "\n\n"
+        + json.dumps({"audio": "/abs/b.wav", "prompt": "Say it.", "task": "semantic"})
+        + "\n"
+    )
+    samples = load_samples(tmp_path / "calib.jsonl")
+    assert [s.audio for s in samples] == [tmp_path / "a.wav", Path("/abs/b.wav")]
+    assert [s.task for s in samples] == ["acoustic", "semantic"]
+    (tmp_path / "bad.jsonl").write_text('{"audio": "a.wav"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:1: expected a JSON object with audio, prompt and task"):
+        load_samples(tmp_path / "bad.jsonl")
+
+
+def test_cli_calibrate_and_inspect(models, processor, tmp_path, capsys):
+    checkpoint = tmp_path / "ckpt"
+    models["sdpa"].save_pretrained(checkpoint)
+    processor.save_pretrained(checkpoint)
+    lines = []
+    for i, (audio, task) in enumerate([(tiny.tone(1.0), "acoustic"), (chirp(1.2), "semantic")]):
+        soundfile.write(tmp_path / f"{i}.wav", audio, RATE)
+        lines.append(json.dumps({"audio": f"{i}.wav", "prompt": "What is it?", "task": task}))
+    (tmp_path / "calib.jsonl").write_text("\n".join(lines) + "\n")
+    code = cli.main(["calibrate", "--model", str(checkpoint), "--data", str(tmp_path / "calib.jsonl"),
+                     "--out", str(tmp_path / "table")])  # fmt: skip
+    assert code == 0
+    assert "calibrated on semantic: 1, acoustic: 1 (0 failed)" in capsys.readouterr().out
+    table = headrouter.HeadTable.from_pretrained(tmp_path / "table")
+    assert table.meta["calibration_counts"] == {"semantic": 1, "acoustic": 1}
+    assert cli.main(["inspect", str(tmp_path / "table"), "--out", str(tmp_path / "heads.png")]) == 0
+    assert (tmp_path / "heads.png").stat().st_size > 1000
+
+
+def test_plot_has_a_panel_per_task_and_their_difference(models, processor):
+    table = headrouter.calibrate(models["sdpa"], processor, mixed_samples(), progress=False)
+    figure = table.plot()
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles == ["semantic (n=2)", "acoustic (n=2)", "semantic - acoustic"]
