@@ -1,0 +1,103 @@
+"""Segment: the audio split into equal time segments, each keeping its share of the budget by an inner score.
+
+Segment-wise top-k (Gibier et al., 2025, "Segmentwise Pruning in Audio-Language Models") keeps the
+best-scored tokens inside each time segment rather than over the whole clip, so that no stretch of the
+audio loses all its tokens to another that the score happens to favour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .base import ScoringContext, ScoringMethod, get_method, register_method
+
+
+@register_method
+@dataclass(repr=False)
+class SegmentTopK(ScoringMethod):
+    """Split each sample's audio into ``segments`` equal time segments and keep the best tokens of each.
+
+    Ranks count audio tokens only (several clips form one timeline, as in ``frame``): rank ``r`` of ``n``
+    falls in segment ``floor(r * segments / n)``. Segment ``j`` of ``n_j`` tokens gets the quota
+    ``k * n_j / n`` of the sample's ``k`` kept tokens, rounded by largest remainder so the quotas sum to
+    ``k`` exactly (equal remainders: the extra tokens go to evenly spaced segments, not the first ones), and
+    keeps its ``quota`` best tokens by ``inner``, the name of a method that scores tokens (default ``"fastv"``:
+    the last prompt token's attention at layer K-1, mean over heads).
+    """
+
+    name = "segment"
+    queries = "last"
+    segments: int = 10
+    inner: str = "fastv"
+    _scorer: ScoringMethod = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.segments, bool) or not isinstance(self.segments, int) or self.segments < 1:
+            raise ValueError(f"segments must be an int >= 1, got {self.segments!r}")
+        if not isinstance(self.inner, str):
+            raise TypeError(f"inner must be the name of a registered method, got {type(self.inner).__name__}")
+        if self.inner == self.name:
+            raise ValueError("inner must be another method than 'segment'")
+        scorer = get_method(self.inner)
+        if type(scorer).score is ScoringMethod.score:
+            raise ValueError(f"inner must be a method that scores tokens; {self.inner!r} only selects them")
+        self._scorer = scorer
+        self.queries = scorer.queries  # the engine captures what the inner score needs
+
+    def bind(self, adapter, prune_layer: int) -> None:
+        self._scorer.bind(adapter, prune_layer)
+
+    def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
+        scores = self._scorer.score(ctx)
+        if not bool((torch.isfinite(scores) | ~ctx.audio_mask).all()):
+            raise RuntimeError(
+                f"method {self.name!r} (inner {self.inner!r}) produced non-finite scores for audio tokens"
+            )
+        keep = ~ctx.audio_mask
+        for row in range(keep.shape[0]):
+            positions = ctx.audio_mask[row].nonzero().squeeze(-1)
+            n, k = positions.numel(), int(counts[row])
+            if k == 0:
+                continue
+            segment = torch.arange(n, device=positions.device) * self.segments // n
+            sizes = torch.bincount(segment, minlength=self.segments).tolist()
+            quota = torch.tensor(segment_quotas(sizes, k), device=positions.device)
+            # best first within each segment: stable sorts by score, then by segment (ties to the earlier token)
+            by_score = torch.sort(scores[row, positions], descending=True, stable=True).indices
+            order = by_score[torch.sort(segment[by_score], stable=True).indices]
+            start = torch.cumsum(torch.tensor([0, *sizes[:-1]], device=positions.device), 0)
+            rank = torch.arange(n, device=positions.device) - start[segment[order]]
+            keep[row, positions[order[rank < quota[segment[order]]]]] = True
+        return keep
+
+    def config(self) -> dict:
+        return {"name": self.name, "segments": self.segments, "inner": self.inner}
+
+
+def segment_quotas(sizes: list[int], count: int) -> list[int]:
+    """Split ``count`` over segments in proportion to their ``sizes`` by largest remainder; sums to ``count``.
+
+    Integer arithmetic throughout: segment ``j`` gets ``floor(count * sizes[j] / n)``, and the tokens left go
+    one each to the segments of largest remainder ``count * sizes[j] mod n``. Among segments with equal
+    remainders that cannot all get one, they go to evenly spaced ones (ranks ``floor((i + 1/2) * m / t)`` of
+    the ``m`` tied segments), so that ties favour neither the start nor the end of the audio.
+    """
+    n = sum(sizes)
+    if not 0 <= count <= n:
+        raise ValueError(f"count must be between 0 and {n}, got {count}")
+    if n == 0:
+        return [0] * len(sizes)
+    quotas = [size * count // n for size in sizes]
+    remainders = [size * count % n for size in sizes]
+    left = count - sum(quotas)
+    for value in sorted(set(remainders), reverse=True):
+        if left == 0:
+            break
+        tied = [j for j, remainder in enumerate(remainders) if remainder == value]
+        take = min(left, len(tied))
+        for i in range(take):
+            quotas[tied[(2 * i + 1) * len(tied) // (2 * take)]] += 1
+        left -= take
+    return quotas
