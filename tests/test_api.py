@@ -200,6 +200,12 @@ def test_four_d_attention_mask_is_an_error(model, single):
         model(**{**single, "attention_mask": bad})
 
 
+def test_static_cache_is_an_error(model, single):
+    headrouter.wrap(model, keep_ratio=0.5)
+    with pytest.raises(TypeError, match="DynamicCache"):
+        model.generate(**single, max_new_tokens=2, cache_implementation="static")
+
+
 def test_config_round_trip():
     config = headrouter.PruningConfig(0.5, 3, "random", {"seed": 7})
     assert headrouter.PruningConfig.from_dict(config.to_dict()) == config

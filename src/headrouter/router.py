@@ -134,6 +134,11 @@ class HeadRouter:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         cache = kwargs.get("past_key_values")
         padding = kwargs.get("attention_mask")
+        if getattr(cache, "is_compileable", False):
+            raise TypeError(
+                f"headrouter needs a cache growing per layer (the default DynamicCache), not {type(cache).__name__}: "
+                "pruned layers hold fewer tokens than the others"
+            )
         if padding is not None and (not isinstance(padding, torch.Tensor) or padding.dim() != 2):
             raise TypeError("headrouter needs attention_mask as a 2-D (batch, seq) padding mask or None")
         past = cache.get_seq_length() if cache is not None else 0
@@ -238,6 +243,8 @@ class HeadRouter:
         state.scoring_seconds += time.perf_counter() - start
         state.attention = None
 
+        # kept tokens keep their text positions; flash attention reads them only to find packed sequences, whose
+        # starts (the smallest position) are text and stay
         hidden, rotary, positions = gather_layer_inputs(
             hidden_states, kwargs.get("position_embeddings"), kwargs.get("position_ids"), index
         )
