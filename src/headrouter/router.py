@@ -181,7 +181,9 @@ class HeadRouter:
             self._pass = None  # an unpruned cache (no audio in its prefill): nothing to adjust
             return
         if padding is None:
-            padding = torch.ones(session.padding_mask.shape[0], past + length, dtype=torch.bool)
+            padding = torch.ones(
+                session.padding_mask.shape[0], past + length, dtype=torch.bool, device=session.padding_mask.device
+            )
         new = padding[:, session.input_length :].to(session.padding_mask.device, torch.bool)
         self._pass = _Pass(prefill=False, padding_mask=torch.cat([session.padding_mask, new], dim=-1), cache=cache)
 
