@@ -1,47 +1,150 @@
 """The ``headrouter`` command.
 
-``headrouter demo``: prefill time of a tiny random-weight Qwen2.5-Omni thinker on long audio, unpruned and
-pruned with every method at several keep ratios. Runs on a CPU, without downloads.
-``headrouter calibrate``: profile a local checkpoint's heads on a calibration set and save a HeadTable.
-``headrouter inspect``: draw a saved HeadTable's head weights.
+``headrouter demo``: the shipped proving-ground model answers the shipped clips, unpruned and pruned (CPU, no
+downloads). ``headrouter eval``: accuracy, percent of unpruned, audio tokens and prefill time of every method and keep
+ratio on an items file. ``headrouter timing``: prefill time of a tiny random-weight model on long audio.
+``headrouter bench``: prefill speed, KV-cache bytes and scoring cost. ``headrouter calibrate``: profile a local
+checkpoint's heads and save a HeadTable. ``headrouter inspect``: draw a saved HeadTable's head weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
 from .config import DEFAULT_PRUNE_LAYER
 from .demo import (
+    CLIP_KEEP_RATIOS,
+    CLIP_MAX_NEW_TOKENS,
+    CLIP_METHODS,
     DEFAULT_KEEP_RATIOS,
     DEFAULT_METHODS,
     DEFAULT_RUNS,
     DEFAULT_SECONDS,
     DEMO_LAYERS,
     describe_machine,
-    run_demo,
+    run_timing,
 )
 from .methods import available_methods
+from .report import setting_name
+
+EVAL_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
+EVAL_MAX_NEW_TOKENS = 16
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``headrouter`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     return args.run(args, parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand."""
     parser = argparse.ArgumentParser(
         prog="headrouter",
         description="Training-free audio-token pruning inside large audio language models (Qwen2.5-Omni).",
     )
     parser.add_argument("--version", action="version", version=f"headrouter {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_demo(commands)
+    _add_eval(commands)
+    _add_timing(commands)
+    _add_bench(commands)
+    _add_calibrate(commands)
+    _add_inspect(commands)
+    return parser
 
+
+def _add_demo(commands) -> None:
     demo = commands.add_parser(
         "demo",
+        help="the shipped small model answers the shipped clips, unpruned and pruned (CPU, no downloads)",
+        description=(
+            "Loads the proving-ground model shipped with headrouter (a small Qwen2.5-Omni-architecture model trained "
+            "on synthetic listening tasks) and answers the shipped demo clips unpruned and with every method at every "
+            "keep ratio, printing per clip the question, each answer, whether it is right, the audio tokens kept and "
+            "the prefill time. --model and --data run it on other checkpoints and items."
+        ),
+    )
+    demo.add_argument("--model", metavar="DIR", help="a local checkpoint directory (default: the shipped model)")
+    demo.add_argument("--data", metavar="ITEMS", help="a JSON-lines items file (default: the shipped clips)")
+    _add_methods_and_keep(demo, CLIP_METHODS, CLIP_KEEP_RATIOS)
+    demo.add_argument(
+        "--table", metavar="DIR", help="HeadTable for the headrouter method (default: the shipped one, if any)"
+    )
+    demo.add_argument("--limit", type=_positive_int, help="answer only the first N clips")
+    demo.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        default=CLIP_MAX_NEW_TOKENS,
+        help=f"answer length limit in tokens (default {CLIP_MAX_NEW_TOKENS})",
+    )
+    demo.add_argument(
+        "--prune-layer",
+        type=_positive_int,
+        default=DEFAULT_PRUNE_LAYER,
+        help=f"first pruned decoder layer K (default {DEFAULT_PRUNE_LAYER})",
+    )
+    demo.set_defaults(run=_demo)
+
+
+def _add_eval(commands) -> None:
+    evaluate = commands.add_parser(
+        "eval",
+        help="score every method and keep ratio on an items file: accuracy, %% of unpruned, tokens, prefill time",
+        description=(
+            "Answers every item greedily, unpruned and with every method at every keep ratio, scores the answers "
+            "(accuracy, or WER for transcription items) and writes results.json, predictions.jsonl, results.md and "
+            "results.png to OUT: per task, per task family and overall, the score, the percent of the unpruned "
+            "score, the audio tokens before and after pruning, and the mean prefill time. The items file holds one "
+            'JSON object per line: {"id", "audio", "question", "choices", "answer", "task", "task_type", "metric"} '
+            "(see headrouter.tasks.items)."
+        ),
+    )
+    evaluate.add_argument("--model", required=True, metavar="DIR", help="a local Qwen2.5-Omni checkpoint directory")
+    evaluate.add_argument("--data", required=True, metavar="ITEMS", help="a JSON-lines items file")
+    _add_methods_and_keep(evaluate, available_methods(), EVAL_KEEP_RATIOS)
+    evaluate.add_argument(
+        "--table", metavar="DIR", help="HeadTable for the headrouter method (default: its calibration-free fallback)"
+    )
+    evaluate.add_argument("--limit", type=_positive_int, help="evaluate only the first N items")
+    evaluate.add_argument("--out", metavar="DIR", default="eval-results", help="output folder (default eval-results)")
+    evaluate.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        default=EVAL_MAX_NEW_TOKENS,
+        help=f"answer length limit in tokens (default {EVAL_MAX_NEW_TOKENS})",
+    )
+    evaluate.add_argument(
+        "--batch-size", type=_positive_int, default=1, help="items generated together, left-padded (default 1)"
+    )
+    evaluate.add_argument(
+        "--prune-layer",
+        type=_positive_int,
+        default=DEFAULT_PRUNE_LAYER,
+        help=f"first pruned decoder layer K (default {DEFAULT_PRUNE_LAYER})",
+    )
+    evaluate.add_argument("--dtype", default="auto", help="model dtype (default: the checkpoint's)")
+    evaluate.add_argument("--system-prompt", help="a system turn before each question (default: none)")
+    evaluate.add_argument(
+        "--truncate-audio",
+        action="store_true",
+        help="cut audio at the feature extractor's chunk_length (30 s for Whisper's), as the processor does by "
+        "default; without it every clip is heard whole",
+    )
+    evaluate.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's choice)")
+    evaluate.add_argument("--no-plot", action="store_true", help="skip the plot")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.set_defaults(run=_eval)
+
+
+def _add_timing(commands) -> None:
+    timing = commands.add_parser(
+        "timing",
         help="prefill time of a tiny random-weight model, unpruned and pruned (CPU, no downloads)",
         description=(
             "Builds a tiny random-weight Qwen2.5-Omni thinker and a prompt with SECONDS of audio "
@@ -49,42 +152,49 @@ def build_parser() -> argparse.ArgumentParser:
             "unpruned and for every method and keep ratio."
         ),
     )
-    demo.add_argument(
+    timing.add_argument(
         "--seconds",
         type=_seconds,
         default=DEFAULT_SECONDS,
         help=f"seconds of audio in the prompt, >= 1, 25 audio tokens each (default {DEFAULT_SECONDS:g})",
     )
-    demo.add_argument(
-        "--methods",
-        type=_method_list,
-        default=list(DEFAULT_METHODS),
-        help=f"comma-separated scoring methods (default {','.join(DEFAULT_METHODS)}; known: "
-        f"{','.join(available_methods())})",
-    )
-    demo.add_argument(
-        "--keep",
-        type=_keep_list,
-        default=list(DEFAULT_KEEP_RATIOS),
-        help=f"comma-separated keep ratios in (0, 1] (default {','.join(map(str, DEFAULT_KEEP_RATIOS))})",
-    )
-    demo.add_argument(
+    _add_methods_and_keep(timing, DEFAULT_METHODS, DEFAULT_KEEP_RATIOS)
+    timing.add_argument(
         "--runs",
         type=_positive_int,
         default=DEFAULT_RUNS,
         help=f"timed prefill passes per setting (default {DEFAULT_RUNS})",
     )
-    demo.add_argument(
+    timing.add_argument(
         "--prune-layer",
         type=_layer,
         default=DEFAULT_PRUNE_LAYER,
         help=f"first pruned decoder layer K, 1 to {DEMO_LAYERS - 1} for the tiny model (default {DEFAULT_PRUNE_LAYER})",
     )
-    demo.add_argument(
+    timing.add_argument(
         "--attn", choices=("eager", "sdpa"), default="sdpa", help="attention implementation (default sdpa)"
     )
-    demo.set_defaults(run=_demo)
+    timing.set_defaults(run=_timing)
 
+
+def _add_bench(commands) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="prefill speed, KV-cache bytes and scoring cost of pruning, beside the FLOP ideal",
+        description="Prefill speed-up, KV-cache bytes, scoring time and memory of pruning at several audio lengths.",
+    )
+    try:
+        from .bench import add_arguments
+    except ModuleNotFoundError as error:
+        if error.name != f"{__package__}.bench":
+            raise
+        bench.set_defaults(run=_bench_missing)
+        return
+    add_arguments(bench)
+    bench.set_defaults(run=_bench)
+
+
+def _add_calibrate(commands) -> None:
     calibrate = commands.add_parser(
         "calibrate",
         help="profile per-head audio attention on a calibration set and save a HeadTable",
@@ -105,23 +215,180 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--dtype", default="auto", help="model dtype (default: the checkpoint's)")
     calibrate.set_defaults(run=_calibrate)
 
+
+def _add_inspect(commands) -> None:
     inspect = commands.add_parser("inspect", help="plot a HeadTable's head weights per task type")
     inspect.add_argument("table", help="a directory written by calibrate")
     inspect.add_argument("--out", required=True, help="image file to write, e.g. heads.png")
     inspect.set_defaults(run=_inspect)
-    return parser
+
+
+def _add_methods_and_keep(parser: argparse.ArgumentParser, methods: Sequence[str], keep: Sequence[float]) -> None:
+    parser.add_argument(
+        "--methods",
+        type=_method_list,
+        default=list(methods),
+        help=f"comma-separated scoring methods (default {','.join(methods)}; known: {','.join(available_methods())})",
+    )
+    parser.add_argument(
+        "--keep",
+        type=_keep_list,
+        default=list(keep),
+        help=f"comma-separated keep ratios in (0, 1] (default {','.join(f'{k:g}' for k in keep)})",
+    )
 
 
 # ---------------------------------------------------------------------- demo
 
 
 def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    print(f"headrouter {__version__} demo: {describe_machine()}")
+    from transformers.utils import logging as transformers_logging
+
+    from .demo import run_clips
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    transformers_logging.disable_progress_bar()  # the demo's output is the answers
+    print(f"headrouter {__version__} demo: {describe_machine()}", flush=True)
+    try:
+        run = run_clips(
+            args.model,
+            args.data,
+            args.methods,
+            args.keep,
+            table=args.table,
+            max_new_tokens=args.max_new_tokens,
+            prune_layer=args.prune_layer,
+            limit=args.limit,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"headrouter demo: error: {error}", file=sys.stderr)
+        return 2
+    results = run.results
+    settings = results["settings"]
+    table = settings["table_path"] or "none (calibration-free fallback)"
+    print(
+        f"model {settings['model']} ({settings['model_class']}, {settings['dtype']}), loaded in "
+        f"{run.load_seconds:.1f} s; {results['counts']['evaluated']} clips from {settings['data']}; "
+        f"prune layer {settings['prune_layer']}"
+        + (f"; headrouter's head table: {table}" if "headrouter" in args.methods else "")
+    )
+    for number, item in enumerate(run.items, 1):
+        print()
+        print(format_clip(number, len(run.items), item, [p for p in results["predictions"] if p["id"] == item.id]))
+    for skipped in results["skipped"]:
+        print(f"\nskipped {skipped['id']} ({skipped['audio']}): {skipped['error']}")
+    print()
+    print(format_summary(results["overall"]))
+    print(f"\n{run.run_seconds:.1f} s for {len(results['predictions'])} answers")
+    return 0
+
+
+def format_clip(number: int, total: int, item, rows: Sequence[dict]) -> str:
+    """One clip of the demo: its question and the answer of every setting, as text."""
+    lines = [f"[{number}/{total}] {item.id} ({item.task}, {item.task_type})", f"  Q: {item.question}"]
+    if item.choices:
+        lines.append(f"     choices: {' | '.join(item.choices)}")
+    lines.append(f"  expected: {item.answer}")
+    if not rows:
+        return "\n".join([*lines, "  (skipped)"])
+    table = [
+        (
+            setting_name(r),
+            repr(r["prediction"]),
+            f"WER {r['raw']:.2f}" if r["metric"] == "wer" else ("yes" if r["score"] == 1.0 else "no"),
+            f"{r['audio_tokens_before']:,} -> {r['audio_tokens_after']:,}",
+            f"{r['prefill_ms']:.1f}",
+        )
+        for r in rows
+    ]
+    header = ("setting", "answer", "correct", "audio tokens", "prefill ms")
+    return "\n".join(lines + ["  " + line for line in _text_table(header, table, (True, True, True, False, False))])
+
+
+def format_summary(rows: Sequence[dict]) -> str:
+    """The demo's totals per setting, as text."""
+    table = [
+        (
+            setting_name(r),
+            f"{r['score']:.3f}",
+            "-" if r["percent_of_unpruned"] is None else f"{r['percent_of_unpruned']:.1f}",
+            f"{r['audio_tokens_before']:.0f} -> {r['audio_tokens_after']:.0f}",
+            f"{r['prefill_ms']:.1f}",
+        )
+        for r in rows
+    ]
+    header = ("setting", "score", "% of unpruned", "mean audio tokens", "mean prefill ms")
+    return "\n".join(_text_table(header, table, (True, False, False, False, False)))
+
+
+# ---------------------------------------------------------------------- eval
+
+
+def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import torch
+
+    from . import report
+    from .evaluation import evaluate, load_items
+    from .loading import load_model, load_processor
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        items = load_items(args.data, args.limit)
+        model = load_model(args.model, dtype=args.dtype)
+        processor = load_processor(args.model)
+        print(
+            f"headrouter eval: {len(items)} items x (unpruned + {len(args.methods)} method(s) x {len(args.keep)} keep "
+            f"ratio(s)); output in {args.out}",
+            flush=True,
+        )
+        results = evaluate(
+            model,
+            processor,
+            items,
+            args.methods,
+            args.keep,
+            table=args.table,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            prune_layer=args.prune_layer,
+            system_prompt=args.system_prompt,
+            truncate_audio=args.truncate_audio,
+            progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"headrouter eval: error: {error}", file=sys.stderr)
+        return 2
+    results["settings"].update(model=str(args.model), data=str(args.data), limit=args.limit, table_path=args.table)
+    paths = report.write_report(results, args.out, plot=not args.no_plot)
+    counts = results["counts"]
+    print(f"\n{counts['evaluated']} of {counts['items']} items evaluated, {counts['skipped']} skipped")
+    for rows, name in [(results["overall"], "overall")] + [
+        ([r for r in results["families"] if r["task_type"] == f], f) for f in report.families(results)
+    ]:
+        base = next(r for r in rows if r["method"] == "none")
+        score = "-" if base["score"] is None else f"{base['score']:.3f}"
+        print(f"\n{name}: unpruned score {score}; percent of unpruned:\n")
+        print(report.percent_table(rows))
+    print()
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    if "plot" not in paths and not args.no_plot:
+        print("plot: skipped (matplotlib is not installed: pip install 'headrouter[plot]')")
+    return 0
+
+
+# ---------------------------------------------------------------------- timing, bench, calibrate, inspect
+
+
+def _timing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    print(f"headrouter {__version__} timing: {describe_machine()}")
     print(
         f"tiny random-weight Qwen2.5-Omni thinker ({DEMO_LAYERS} layers, attn {args.attn}), {args.seconds:g} s of "
         f"audio, prune layer {args.prune_layer}, median of {args.runs} prefill run(s) after a warm-up"
     )
-    rows = run_demo(
+    rows = run_timing(
         seconds=args.seconds,
         methods=args.methods,
         keep_ratios=args.keep,
@@ -135,9 +402,18 @@ def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    import logging
+def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .bench import run_from_args
 
+    return run_from_args(args)
+
+
+def _bench_missing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    print("headrouter bench: error: this copy of headrouter has no headrouter.bench module", file=sys.stderr)
+    return 2
+
+
+def _calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .calibration import calibrate, load_samples
     from .loading import load_model, load_processor
 
@@ -162,7 +438,7 @@ def _inspect(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def format_table(rows: list[dict]) -> str:
-    """The demo's rows as a fixed-width text table."""
+    """The timing rows as a fixed-width text table."""
     header = ("method", "keep", "audio tokens", "prefill ms", "vs keep 1.0")
     lines = [
         (
@@ -174,16 +450,19 @@ def format_table(rows: list[dict]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
-    left = (True, False, False, False, False)
+    return "\n".join(_text_table(header, lines, (True, False, False, False, False)))
+
+
+def _text_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[bool]) -> list[str]:
+    """Fixed-width lines: the header, a rule, the rows; ``left`` says which columns are left-aligned."""
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
 
     def fmt(cells: Sequence[str]) -> str:
         return "  ".join(
             c.ljust(w) if lft else c.rjust(w) for c, w, lft in zip(cells, widths, left, strict=True)
         ).rstrip()
 
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(header), rule, *(fmt(line) for line in lines)])
+    return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(line) for line in rows)]
 
 
 # ---------------------------------------------------------------------- argument types
@@ -225,6 +504,8 @@ def _keep_list(text: str) -> list[float]:
         if not 0.0 < ratio <= 1.0:
             raise argparse.ArgumentTypeError(f"keep ratios must be in (0, 1], got {item}")
         ratios.append(ratio)
+    if len(set(ratios)) != len(ratios):
+        raise argparse.ArgumentTypeError(f"keep ratios must not repeat, got {text}")
     return ratios
 
 
@@ -241,6 +522,8 @@ def _method_list(text: str) -> list[str]:
     unknown = [m for m in methods if m not in known]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if len(set(methods)) != len(methods):
+        raise argparse.ArgumentTypeError(f"methods must not repeat, got {text}")
     return methods
 
 

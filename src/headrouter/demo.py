@@ -1,16 +1,16 @@
-"""Prefill timing with and without pruning: the measuring behind ``headrouter demo``, reused by examples and
-benchmarks.
+"""The demo: the shipped proving-ground model answers the shipped clips unpruned and pruned; and prefill timing of a
+tiny random-weight model (``headrouter timing``), reused by examples and benchmarks.
 
-Nothing here prints; :mod:`headrouter.cli` formats the rows.
+Nothing here prints; :mod:`headrouter.cli` formats the results.
 """
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -18,13 +18,99 @@ from torch import nn
 from . import tiny
 from .api import pruning
 from .config import DEFAULT_PRUNE_LAYER
+from .tasks.items import Item
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+SHIPPED_MODEL = ASSETS / "proving_ground"
+"""The small Qwen2.5-Omni-architecture model trained on the synthetic listening tasks (a from_pretrained folder)."""
+SHIPPED_ITEMS = ASSETS / "demo" / "items.jsonl"
+"""The demo clips: items in the evaluation format, audio next to them."""
+SHIPPED_TABLE = ASSETS / "head_table"
+"""A HeadTable calibrated for the shipped model, if one is shipped; else ``headrouter`` runs its fallback."""
+
+CLIP_METHODS = ("headrouter", "fastv")
+CLIP_KEEP_RATIOS = (0.5, 0.3)
+CLIP_MAX_NEW_TOKENS = 16
 
 DEFAULT_METHODS = ("fastv", "random", "frame")
 DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.3)
 DEFAULT_SECONDS = 60.0
 DEFAULT_RUNS = 5
 DEMO_LAYERS = 4
-"""Decoder layers of the tiny demo model (so the prune layer is 1 to 3)."""
+"""Decoder layers of the tiny timing model (so the prune layer is 1 to 3)."""
+
+
+# ---------------------------------------------------------------------- the shipped model on the shipped clips
+
+
+@dataclass
+class ClipRun:
+    """What :func:`run_clips` did: the items, :func:`headrouter.evaluation.evaluate`'s results, load time."""
+
+    items: list[Item]
+    results: dict
+    load_seconds: float
+    run_seconds: float
+
+
+def run_clips(
+    model: str | Path | None = None,
+    data: str | Path | None = None,
+    methods: Sequence[str] = CLIP_METHODS,
+    keep_ratios: Sequence[float] = CLIP_KEEP_RATIOS,
+    *,
+    table: str | Path | None = None,
+    max_new_tokens: int = CLIP_MAX_NEW_TOKENS,
+    prune_layer: int = DEFAULT_PRUNE_LAYER,
+    limit: int | None = None,
+    dtype: str = "float32",
+) -> ClipRun:
+    """Load ``model`` (default: the shipped model) and answer ``data`` (default: the shipped clips) unpruned and with
+    every method at every keep ratio. ``table`` defaults to the shipped head table where there is one. The model
+    runs in ``dtype`` (float32 by default: the demo is for CPUs).
+
+    ``FileNotFoundError`` with what to do if the model or the items are missing.
+    """
+    from .evaluation import evaluate, load_items
+    from .loading import load_model, load_processor
+
+    model_dir, items_file = _asset(model, SHIPPED_MODEL, "config.json"), _asset(data, SHIPPED_ITEMS, None)
+    if table is None and "headrouter" in methods and (SHIPPED_TABLE / "head_table.json").is_file():
+        table = SHIPPED_TABLE
+    start = time.perf_counter()
+    loaded = load_model(model_dir, dtype=dtype)
+    processor = load_processor(model_dir)
+    items = load_items(items_file, limit)
+    loaded_at = time.perf_counter()
+    results = evaluate(
+        loaded,
+        processor,
+        items,
+        methods,
+        keep_ratios,
+        table=table,
+        max_new_tokens=max_new_tokens,
+        prune_layer=prune_layer,
+        progress=False,
+    )
+    results["settings"].update(model=str(model_dir), data=str(items_file), table_path=str(table) if table else None)
+    return ClipRun(items, results, loaded_at - start, time.perf_counter() - loaded_at)
+
+
+def _asset(given: str | Path | None, shipped: Path, marker: str | None) -> Path:
+    path = Path(given) if given is not None else shipped
+    needed = path / marker if marker else path
+    if needed.is_file():
+        return path
+    if given is not None:
+        raise FileNotFoundError(f"{needed} not found")
+    raise FileNotFoundError(
+        f"the shipped demo assets are missing ({needed} not found); this copy of headrouter was installed without "
+        "them. Reinstall from a complete checkout, or pass --model DIR and --data ITEMS.jsonl"
+    )
+
+
+# ---------------------------------------------------------------------- prefill timing of the tiny model
 
 
 def prefill_module(model: nn.Module) -> nn.Module:
@@ -104,7 +190,7 @@ def compare_prefill(
     return rows
 
 
-def run_demo(
+def run_timing(
     seconds: float = DEFAULT_SECONDS,
     methods: Sequence[str] = DEFAULT_METHODS,
     keep_ratios: Sequence[float] = DEFAULT_KEEP_RATIOS,
@@ -126,30 +212,10 @@ def demo_inputs(seconds: float = DEFAULT_SECONDS):
 
 def describe_machine() -> str:
     """One line: CPU model, core count, torch threads, torch and transformers versions (and the GPU, if any)."""
-    import transformers
+    from .evaluation import machine_info
+    from .report import describe_machine as describe
 
-    cpu = _cpu_model() or platform.processor() or platform.machine() or "unknown CPU"
-    parts = [
-        cpu,
-        f"{os.cpu_count()} cores",
-        f"torch threads {torch.get_num_threads()}",
-        f"torch {torch.__version__}",
-        f"transformers {transformers.__version__}",
-    ]
-    if torch.cuda.is_available():
-        parts.append(f"GPU {torch.cuda.get_device_name()}")
-    return ", ".join(parts)
-
-
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
+    return describe(machine_info())
 
 
 def _row(method: str, keep: float | None, before: int, after: int, ms: float) -> dict:

@@ -1,0 +1,538 @@
+"""Evaluation: answer items unpruned and with every (method, keep ratio), score them, and summarise.
+
+For each batch of items (in file order): load the audio with librosa at the processor's sampling rate, build the
+prompt with the processor's chat template (user turn: the audio, then :func:`~headrouter.tasks.items.format_prompt`),
+and generate greedily once unpruned, then once per method and keep ratio inside :func:`headrouter.pruning`. The
+answers (new tokens, special tokens skipped) are scored with :func:`~headrouter.tasks.items.score`. The settings of
+one item run back to back, in an order that rotates from item to item, so slow periods of a shared machine and
+whatever the previous call left in caches hit every setting alike.
+
+Figures, per task, per task family (``task_type``) and overall, per setting:
+
+- **score**, higher is better, in [0, 1]: accuracy for ``choice``/``exact`` items, ``max(0, 1 - WER)`` for ``wer``
+  items (mean WER is reported beside it). A family's or the overall score is the mean of its tasks' scores.
+- **percent of unpruned**: score / unpruned score x 100 on the same items (None where the unpruned score is 0).
+- **audio tokens** before and after pruning, mean per item, from the router's records.
+- **prefill ms**, mean per item: wall time of the first forward call of the thinker inside ``generate`` (the audio
+  encoder, the decoder on the whole prompt with capture, scoring and selection, and the LM head), taken with
+  forward hooks on the thinker: no extra passes. A batch's time is shared equally by its items. One untimed
+  warm-up generation per setting precedes the first timed one.
+
+Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.report` format the results.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .adapters import adapter_for
+from .api import pruning
+from .config import DEFAULT_PRUNE_LAYER
+from .methods import ScoringMethod, get_method
+from .router import HeadRouter
+from .table import HeadTable
+from .tasks.items import Item, format_prompt, read_items, score
+
+logger = logging.getLogger("headrouter")
+
+SCHEMA = "headrouter-eval/1"
+UNPRUNED = "none"
+"""The method name of the unpruned setting in results (its keep ratio is None)."""
+DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
+DEFAULT_MAX_NEW_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way of answering: unpruned (``method == "none"``, ``keep_ratio is None``) or a method at a keep ratio."""
+
+    method: str
+    keep_ratio: float | None
+
+    @property
+    def label(self) -> str:
+        return "unpruned" if self.method == UNPRUNED else f"{self.method}@{self.keep_ratio:g}"
+
+
+def item_score(item: Item, prediction: str) -> tuple[float, float]:
+    """``(score, raw)``: ``raw`` is :func:`~headrouter.tasks.items.score` (WER for ``wer`` items); ``score`` is the
+    higher-is-better value in [0, 1] that is averaged and compared: ``raw`` itself, or ``max(0, 1 - WER)``."""
+    raw = float(score(item, prediction))
+    return (max(0.0, 1.0 - raw) if item.metric == "wer" else raw), raw
+
+
+def load_items(path: str | Path, limit: int | None = None) -> list[Item]:
+    """Items of a JSON-lines file (:func:`~headrouter.tasks.items.read_items`), the first ``limit`` if given."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"items file {path} not found")
+    items = read_items(path)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        items = items[:limit]
+    if not items:
+        raise ValueError(f"{path} holds no items")
+    return items
+
+
+def load_wav(path: str | Path, sampling_rate: int) -> np.ndarray:
+    """Mono float32 audio at ``sampling_rate`` (librosa); ``ValueError`` for a file with no samples."""
+    import librosa
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no audio file at {path}")
+    wav, _ = librosa.load(str(path), sr=sampling_rate, mono=True)
+    if wav.size == 0:
+        raise ValueError("the audio file holds no samples")
+    return wav
+
+
+def build_inputs(
+    processor,
+    wavs: Sequence[np.ndarray],
+    prompts: Sequence[str],
+    *,
+    system_prompt: str | None = None,
+    truncate_audio: bool = False,
+):
+    """Left-padded model inputs for a batch of (audio, prompt), each through the processor's chat template.
+
+    The conversation is :func:`headrouter.calibration.processor_inputs`'s: an optional system turn, then a user
+    turn of the audio and the prompt. Unlike that function (and the processor's default), audio longer than the
+    feature extractor's ``chunk_length`` (30 s for Whisper's) is kept whole unless ``truncate_audio``.
+    """
+    texts = []
+    for wav, prompt in zip(wavs, prompts, strict=True):
+        conversation = (
+            [] if system_prompt is None else [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}]
+        )
+        conversation.append(
+            {"role": "user", "content": [{"type": "audio", "audio": wav}, {"type": "text", "text": prompt}]}
+        )
+        texts.append(processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False))
+    audio_kwargs = {} if truncate_audio else {"truncation": False, "max_length": max(w.size for w in wavs)}
+    extractor = processor.feature_extractor
+    if not truncate_audio and audio_kwargs["max_length"] <= extractor.n_samples:
+        audio_kwargs = {}  # the default already keeps it all: identical to processor_inputs
+    return processor(
+        text=texts,
+        audio=list(wavs),
+        return_tensors="pt",
+        padding=True,
+        text_kwargs={"padding_side": "left"},
+        audio_kwargs=audio_kwargs,
+    )
+
+
+class PrefillClock:
+    """Wall time of the first forward call of ``module`` after each :meth:`reset` (CUDA synchronised around it)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.seconds: float | None = None
+        self._start: float | None = None
+        self._handles: list = []
+
+    def __enter__(self) -> PrefillClock:
+        self._handles = [
+            self.module.register_forward_pre_hook(self._before),
+            self.module.register_forward_hook(self._after),
+        ]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def reset(self) -> None:
+        self.seconds = self._start = None
+
+    def _sync(self) -> None:
+        if torch.cuda.is_available() and next(self.module.parameters()).is_cuda:
+            torch.cuda.synchronize()
+
+    def _before(self, module, args) -> None:
+        if self._start is None:
+            self._sync()
+            self._start = time.perf_counter()
+
+    def _after(self, module, args, output) -> None:
+        if self.seconds is None and self._start is not None:
+            self._sync()
+            self.seconds = time.perf_counter() - self._start
+
+
+@dataclass
+class _Batch:
+    items: list[Item]
+    inputs: dict
+    audio_tokens: list[int]
+
+
+def evaluate(
+    model: nn.Module,
+    processor,
+    items: Sequence[Item],
+    methods: Sequence[str],
+    keep_ratios: Sequence[float] = DEFAULT_KEEP_RATIOS,
+    *,
+    table: HeadTable | str | Path | None = None,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    batch_size: int = 1,
+    prune_layer: int = DEFAULT_PRUNE_LAYER,
+    system_prompt: str | None = None,
+    truncate_audio: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Answer ``items`` unpruned and with every method at every keep ratio; score and summarise (see the module doc).
+
+    ``table`` (a :class:`HeadTable` or its directory) goes to the ``headrouter`` method; without one that method
+    uses its calibration-free fallback. An item whose audio cannot be loaded or processed is logged by path and
+    skipped. Returns a dict: ``schema``, ``settings``, ``counts`` (``items``, ``evaluated``, ``skipped``),
+    ``skipped`` (id, audio, error), ``tasks``/``families``/``overall`` (summary rows, see :func:`summarize`) and
+    ``predictions`` (one row per item and setting).
+    """
+    items, methods, keep_ratios = list(items), list(methods), [float(k) for k in keep_ratios]
+    _check_arguments(items, methods, keep_ratios, max_new_tokens, batch_size)
+    # the full Qwen2.5-Omni answers in text through its thinker: generate with the thinker and prune it there
+    thinker = getattr(model, "thinker", model)
+    if getattr(model, "headrouter", None) is not None or getattr(thinker, "headrouter", None) is not None:
+        raise ValueError("evaluate needs an unwrapped model (call headrouter.unwrap(model) first)")
+    adapter = adapter_for(thinker)
+    if isinstance(table, (str, Path)):
+        table = HeadTable.from_pretrained(table)
+    if table is not None and "headrouter" not in methods:
+        logger.warning("evaluate: a head table was given but 'headrouter' is not among the methods; it is unused")
+    scorers = {
+        m: get_method(m, **({"table": table} if m == "headrouter" and table is not None else {})) for m in methods
+    }
+    for scorer in scorers.values():  # a wrong layer, table shape or model fails here, before any item runs
+        with pruning(thinker, keep_ratios[0], prune_layer=prune_layer, method=scorer):
+            pass
+
+    settings = [Setting(UNPRUNED, None)] + [Setting(m, k) for m in methods for k in keep_ratios]
+    predictions: list[dict] = []
+    skipped: list[dict] = []
+    warm = False
+    bar = tqdm(total=len(items), desc="evaluating", unit="item", disable=not progress)
+    with PrefillClock(thinker) as clock:
+        runner = _Runner(
+            thinker,
+            adapter.audio_token_id,
+            processor,
+            scorers,
+            prune_layer,
+            _generation_kwargs(thinker, processor, max_new_tokens),
+            clock,
+            system_prompt,
+            truncate_audio,
+        )
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            batch = runner.load(chunk, skipped)
+            if batch is not None:
+                if not warm:  # first calls pay one-off costs; keep them out of the timings
+                    for setting in settings:
+                        runner.answer(batch, setting, max_new_tokens=1)
+                    warm = True
+                turn = (start // batch_size) % len(settings)  # rotate the order: no setting always runs first
+                for setting in settings[turn:] + settings[:turn]:
+                    predictions += runner.answer(batch, setting)
+            bar.update(len(chunk))
+            bar.set_postfix(skipped=len(skipped))
+    bar.close()
+    if skipped:
+        logger.warning("evaluate: skipped %d of %d items (see the log above for each path)", len(skipped), len(items))
+    if not predictions:
+        raise ValueError(f"all {len(items)} items failed to load; see the log for each path")
+
+    position = {item.id: i for i, item in enumerate(items)}
+    rank = {s: i for i, s in enumerate(settings)}
+    predictions.sort(key=lambda r: (position[r["id"]], rank[Setting(r["method"], r["keep_ratio"])]))
+    summary = summarize(predictions, settings)
+    return {
+        "schema": SCHEMA,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "settings": {
+            "methods": methods,
+            "keep_ratios": keep_ratios,
+            "prune_layer": prune_layer,
+            "max_new_tokens": max_new_tokens,
+            "batch_size": batch_size,
+            "system_prompt": system_prompt,
+            "truncate_audio": truncate_audio,
+            "table": table.meta if table is not None else None,
+            "method_settings": {m: {k: v for k, v in s.config().items() if k != "table"} for m, s in scorers.items()},
+            "model_class": type(model).__name__,
+            "dtype": str(thinker.dtype).removeprefix("torch."),
+            "device": str(thinker.device),
+        },
+        "counts": {"items": len(items), "evaluated": len(items) - len(skipped), "skipped": len(skipped)},
+        "skipped": skipped,
+        **summary,
+        "predictions": predictions,
+    }
+
+
+def _check_arguments(
+    items: list[Item], methods: list[str], keep_ratios: list[float], max_new_tokens: int, batch_size: int
+) -> None:
+    """``ValueError`` for anything :func:`evaluate` cannot run with."""
+    if not items:
+        raise ValueError("items is empty")
+    repeated = sorted(i for i, n in Counter(item.id for item in items).items() if n > 1)
+    if repeated:
+        raise ValueError(f"item ids must be unique; repeated: {', '.join(repeated[:5])}")
+    if max_new_tokens < 1 or batch_size < 1:
+        raise ValueError(f"max_new_tokens and batch_size must be >= 1, got {max_new_tokens} and {batch_size}")
+    if len(set(methods)) != len(methods) or len(set(keep_ratios)) != len(keep_ratios):
+        raise ValueError(f"methods and keep ratios must not repeat, got {methods} and {keep_ratios}")
+    if methods and not keep_ratios:
+        raise ValueError("keep_ratios is empty: give at least one keep ratio for the methods")
+    bad = [k for k in keep_ratios if not 0.0 < k <= 1.0]
+    if bad:
+        raise ValueError(f"keep ratios must be in (0, 1], got {bad}")
+
+
+def machine_info() -> dict:
+    """CPU model, cores, torch threads, Python, torch and transformers versions, and the GPU if any."""
+    import transformers
+
+    from . import __version__
+
+    return {
+        "cpu": _cpu_model() or platform.processor() or platform.machine() or "unknown CPU",
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "headrouter": __version__,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _generation_kwargs(thinker: nn.Module, processor, max_new_tokens: int) -> dict:
+    """Greedy decoding; pad and end tokens from the tokenizer where the model's generation config has none."""
+    config = thinker.generation_config
+    tokenizer = processor.tokenizer
+    kwargs = {"max_new_tokens": max_new_tokens, "do_sample": False, "num_beams": 1}
+    if config.pad_token_id is None and tokenizer.pad_token_id is not None:
+        kwargs["pad_token_id"] = tokenizer.pad_token_id
+    if config.eos_token_id is None and tokenizer.eos_token_id is not None:
+        kwargs["eos_token_id"] = tokenizer.eos_token_id
+    # sampling settings in a checkpoint's generation config only draw warnings under greedy decoding
+    kwargs.update(temperature=None, top_p=None, top_k=None)
+    return kwargs
+
+
+@dataclass
+class _Runner:
+    """What answering needs: the thinker, the processor, the method objects and the generation settings."""
+
+    thinker: nn.Module
+    audio_token_id: int
+    processor: Any
+    scorers: dict[str, ScoringMethod]
+    prune_layer: int
+    generation: dict
+    clock: PrefillClock
+    system_prompt: str | None
+    truncate_audio: bool
+
+    def load(self, items: Sequence[Item], skipped: list[dict]) -> _Batch | None:
+        """Inputs of the items that load and process; the others are logged and appended to ``skipped``."""
+        rate = self.processor.feature_extractor.sampling_rate
+        options = {"system_prompt": self.system_prompt, "truncate_audio": self.truncate_audio}
+        loaded, wavs, inputs = [], [], None
+        for item in items:
+            try:
+                wav = load_wav(item.audio, rate)
+                inputs = build_inputs(self.processor, [wav], [format_prompt(item)], **options)
+            except Exception as error:  # a broken file must not stop the run
+                what = f"{type(error).__name__}: {error}"
+                logger.warning("evaluate: skipping item %s (%s): %s", item.id, item.audio, what)
+                skipped.append({"id": item.id, "audio": item.audio, "error": what})
+                continue
+            loaded.append(item)
+            wavs.append(wav)
+        if not loaded:
+            return None
+        if len(loaded) > 1:
+            inputs = build_inputs(self.processor, wavs, [format_prompt(i) for i in loaded], **options)
+        inputs = inputs.to(self.thinker.device)
+        if "input_features" in inputs:
+            inputs["input_features"] = inputs["input_features"].to(self.thinker.dtype)
+        audio = (inputs["input_ids"] == self.audio_token_id) & inputs["attention_mask"].bool()
+        return _Batch(loaded, dict(inputs), audio.sum(-1).tolist())
+
+    def answer(self, batch: _Batch, setting: Setting, max_new_tokens: int | None = None) -> list[dict]:
+        """Generate for one batch in one setting: one prediction row per item."""
+        kwargs = self.generation if max_new_tokens is None else {**self.generation, "max_new_tokens": max_new_tokens}
+        length = batch.inputs["input_ids"].shape[1]
+        self.clock.reset()
+        with self._setting(setting) as router, torch.inference_mode():
+            out = self.thinker.generate(**batch.inputs, **kwargs)
+            records = list(router.records) if router is not None else None
+        texts = self.processor.batch_decode(out[:, length:], skip_special_tokens=True)
+        ms = (self.clock.seconds or 0.0) * 1e3 / len(batch.items)
+        rows = []
+        for b, (item, text) in enumerate(zip(batch.items, texts, strict=True)):
+            prediction = text.strip()
+            value, raw = item_score(item, prediction)
+            before = batch.audio_tokens[b]
+            rows.append(
+                {
+                    "id": item.id,
+                    "task": item.task,
+                    "task_type": item.task_type,
+                    "metric": item.metric,
+                    "method": setting.method,
+                    "keep_ratio": setting.keep_ratio,
+                    "prediction": prediction,
+                    "answer": item.answer,
+                    "score": value,
+                    "raw": raw,
+                    "audio_tokens_before": before,
+                    "audio_tokens_after": records[b].audio_tokens_after if records is not None else before,
+                    "prefill_ms": ms,
+                }
+            )
+        return rows
+
+    @contextmanager
+    def _setting(self, setting: Setting) -> Iterator[HeadRouter | None]:
+        if setting.method == UNPRUNED:
+            yield None
+            return
+        scorer = self.scorers[setting.method]
+        with pruning(self.thinker, setting.keep_ratio, prune_layer=self.prune_layer, method=scorer) as router:
+            yield router
+
+
+# ---------------------------------------------------------------------- summaries
+
+
+def summarize(predictions: Sequence[dict], settings: Sequence[Setting]) -> dict:
+    """Summary rows from prediction rows: ``{"tasks": [...], "families": [...], "overall": [...]}``.
+
+    Every row has ``task``, ``task_type`` (None where it spans several), ``method``, ``keep_ratio``, ``items``,
+    ``tasks`` (how many tasks it averages), ``score``, ``percent_of_unpruned``, ``audio_tokens_before``,
+    ``audio_tokens_after``, ``prefill_ms`` and ``prefill_vs_unpruned``; task rows also ``metric`` (``accuracy``,
+    ``wer`` or ``mixed``), ``accuracy`` (mean over choice/exact items) and ``wer`` (mean over wer items).
+    """
+    by_setting: dict[Setting, list[dict]] = {s: [] for s in settings}
+    for row in predictions:
+        by_setting[Setting(row["method"], row["keep_ratio"])].append(row)
+    tasks = sorted({(r["task_type"], r["task"]) for r in predictions})
+    families = sorted({family for family, _ in tasks})
+
+    task_rows = []
+    for family, task in tasks:
+        for setting in settings:
+            rows = [r for r in by_setting[setting] if r["task"] == task and r["task_type"] == family]
+            wer = [r["raw"] for r in rows if r["metric"] == "wer"]
+            acc = [r["raw"] for r in rows if r["metric"] != "wer"]
+            metric = "mixed" if wer and acc else ("wer" if wer else "accuracy")
+            task_rows.append(
+                {
+                    "task": task,
+                    "task_type": family,
+                    "method": setting.method,
+                    "keep_ratio": setting.keep_ratio,
+                    "items": len(rows),
+                    "tasks": 1,
+                    "metric": metric,
+                    "accuracy": _mean(acc),
+                    "wer": _mean(wer),
+                    "score": _mean([r["score"] for r in rows]),
+                    **_costs(rows),
+                }
+            )
+    _add_relative(task_rows, key=lambda r: (r["task_type"], r["task"]))
+
+    family_rows = []
+    for family in families:
+        family_rows += _group(task_rows, by_setting, {t for t in tasks if t[0] == family}, family)
+    _add_relative(family_rows, key=lambda r: r["task_type"])
+    overall = _group(task_rows, by_setting, set(tasks), None)
+    _add_relative(overall, key=lambda r: None)
+    return {"tasks": task_rows, "families": family_rows, "overall": overall}
+
+
+def _group(
+    task_rows: list[dict], by_setting: dict[Setting, list[dict]], scope: set[tuple[str, str]], family: str | None
+) -> list[dict]:
+    """One row per setting over the (family, task) pairs in ``scope``: the mean of their task scores, and the
+    per-item means of tokens and prefill time."""
+    out = []
+    for setting, predictions in by_setting.items():
+        parts = [
+            r
+            for r in task_rows
+            if (r["task_type"], r["task"]) in scope and Setting(r["method"], r["keep_ratio"]) == setting
+        ]
+        rows = [r for r in predictions if (r["task_type"], r["task"]) in scope]
+        out.append(
+            {
+                "task": None,
+                "task_type": family,
+                "method": setting.method,
+                "keep_ratio": setting.keep_ratio,
+                "items": len(rows),
+                "tasks": len(parts),
+                "score": _mean([p["score"] for p in parts]),
+                **_costs(rows),
+            }
+        )
+    return out
+
+
+def _costs(rows: Sequence[dict]) -> dict:
+    return {
+        "audio_tokens_before": _mean([r["audio_tokens_before"] for r in rows]),
+        "audio_tokens_after": _mean([r["audio_tokens_after"] for r in rows]),
+        "prefill_ms": _mean([r["prefill_ms"] for r in rows]),
+    }
+
+
+def _add_relative(rows: list[dict], key: Callable[[dict], object]) -> None:
+    """``percent_of_unpruned`` and ``prefill_vs_unpruned`` against the unpruned row of the same group."""
+    base = {key(r): r for r in rows if r["method"] == UNPRUNED}
+    for row in rows:
+        ref = base[key(row)]
+        row["percent_of_unpruned"] = 100.0 * (row["score"] / ref["score"]) if ref["score"] else None
+        row["prefill_vs_unpruned"] = row["prefill_ms"] / ref["prefill_ms"] if ref["prefill_ms"] else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(sum(values) / len(values)) if values else None

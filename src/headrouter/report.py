@@ -1,0 +1,241 @@
+"""Reports of :func:`headrouter.evaluation.evaluate` results: markdown tables, a plot, and the files of a run.
+
+``write_report`` writes ``results.json`` (every figure, the settings and the machine; predictions left out),
+``predictions.jsonl`` (one line per item and setting), ``results.md`` and, with matplotlib, ``results.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .evaluation import UNPRUNED
+
+logger = logging.getLogger("headrouter")
+
+SCORE_NOTE = (
+    "Score: accuracy for choice and exact-answer items, max(0, 1 - WER) for transcription (wer) items; a task "
+    "family's and the overall score are the mean of their tasks' scores. % of unpruned = score / unpruned score x 100 "
+    "on the same items. Audio tokens and prefill ms are means per item; prefill is the thinker's first forward call "
+    "inside generate (audio encoder + decoder + LM head)."
+)
+
+
+# ---------------------------------------------------------------------- markdown
+
+
+def format_markdown(results: dict) -> str:
+    """The whole report: settings, percent-of-unpruned tables, per-family and per-task tables, skipped items."""
+    settings, counts = results["settings"], results["counts"]
+    lines = ["# headrouter eval", ""]
+    if settings.get("model"):
+        lines.append(f"- model: `{settings['model']}` ({settings['model_class']}, {settings['dtype']})")
+    if settings.get("data"):
+        lines.append(f"- data: `{settings['data']}`")
+    lines += [
+        f"- items: {counts['items']}, evaluated {counts['evaluated']}, skipped {counts['skipped']}",
+        f"- methods: {', '.join(settings['methods']) or '-'}; keep ratios: "
+        f"{', '.join(ratio(k) for k in settings['keep_ratios']) or '-'}; prune layer {settings['prune_layer']}; "
+        f"greedy, max {settings['max_new_tokens']} new tokens; batch size {settings['batch_size']}",
+        f"- head table: {_table_note(settings.get('table'))}",
+        f"- machine: {describe_machine(results['machine'])}",
+        f"- date: {results.get('date', '-')}",
+        "",
+        SCORE_NOTE,
+        "",
+        "## Percent of unpruned score",
+        "",
+    ]
+    for row_set, name in [(results["overall"], "overall")] + [
+        (_rows_of(results["families"], f), f) for f in families(results)
+    ]:
+        base = next(r for r in row_set if r["method"] == UNPRUNED)
+        lines += [
+            f"**{name}**: unpruned score {_num(base['score'], '.3f')} ({base['items']} items, tasks: {base['tasks']})",
+            "",
+            percent_table(row_set),
+            "",
+        ]
+    lines += ["## Per task family", "", detail_table(results["overall"] + results["families"], family=True), ""]
+    lines += ["## Per task", "", detail_table(results["tasks"], family=False), ""]
+    if results["skipped"]:
+        lines += ["## Skipped items", "", _markdown(["id", "audio", "error"], [
+            [s["id"], f"`{s['audio']}`", s["error"]] for s in results["skipped"]
+        ]), ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def percent_table(rows: Sequence[dict]) -> str:
+    """Methods x keep ratios, each cell the percent of the unpruned score (``-`` where undefined)."""
+    keeps = sorted({r["keep_ratio"] for r in rows if r["method"] != UNPRUNED}, reverse=True)
+    methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] != UNPRUNED))
+    cell = {(r["method"], r["keep_ratio"]): r for r in rows}
+    body = [
+        [m] + [_num(cell[m, k]["percent_of_unpruned"], ".1f") if (m, k) in cell else "" for k in keeps] for m in methods
+    ]
+    return _markdown(["method"] + [f"keep {ratio(k)}" for k in keeps], body)
+
+
+def detail_table(rows: Sequence[dict], family: bool) -> str:
+    """Every figure of summary rows (overall/family rows with ``family=True``, task rows otherwise)."""
+    if family:
+        header = [
+            "family",
+            "method",
+            "keep",
+            "items",
+            "score",
+            "% of unpruned",
+            "audio tokens",
+            "prefill ms",
+            "vs unp.",
+        ]
+    else:
+        header = ["task", "family", "metric", "method", "keep", "items", "accuracy", "WER", "score", "% of unpruned"]
+        header += ["audio tokens", "prefill ms", "vs unp."]
+    body = []
+    for r in rows:
+        where = [r["task_type"] or "overall"] if family else [r["task"], r["task_type"], r["metric"]]
+        figures = [] if family else [_num(r["accuracy"], ".3f"), _num(r["wer"], ".3f")]
+        body.append(
+            where
+            + [_method(r), _keep(r), str(r["items"])]
+            + figures
+            + [
+                _num(r["score"], ".3f"),
+                _num(r["percent_of_unpruned"], ".1f"),
+                f"{_num(r['audio_tokens_before'], '.0f')} -> {_num(r['audio_tokens_after'], '.0f')}",
+                _num(r["prefill_ms"], ".1f"),
+                _num(r["prefill_vs_unpruned"], ".2f"),
+            ]
+        )
+    return _markdown(header, body)
+
+
+def families(results: dict) -> list[str]:
+    """Task families (``task_type`` values) in the results, in order."""
+    return list(dict.fromkeys(r["task_type"] for r in results["families"]))
+
+
+def describe_machine(info: dict) -> str:
+    """One line from :func:`headrouter.evaluation.machine_info`."""
+    parts = [
+        info["cpu"],
+        f"{info['cores']} cores",
+        f"torch threads {info['torch_threads']}",
+        f"torch {info['torch']}",
+        f"transformers {info['transformers']}",
+    ]
+    if info.get("gpu"):
+        parts.append(f"GPU {info['gpu']}")
+    return ", ".join(parts)
+
+
+def _rows_of(rows: Sequence[dict], family: str) -> list[dict]:
+    return [r for r in rows if r["task_type"] == family]
+
+
+def _table_note(meta: dict | None) -> str:
+    if meta is None:
+        return "none (the headrouter method, if run, uses its calibration-free fallback)"
+    counts = meta.get("calibration_counts", {})
+    return "calibrated on " + ", ".join(f"{task}: {n}" for task, n in counts.items())
+
+
+def _method(row: dict) -> str:
+    return "unpruned" if row["method"] == UNPRUNED else row["method"]
+
+
+def _keep(row: dict) -> str:
+    return "-" if row["keep_ratio"] is None else ratio(row["keep_ratio"])
+
+
+def ratio(keep: float) -> str:
+    """A keep ratio as text: ``1.0``, ``0.5``, ``0.25``."""
+    return f"{keep:.1f}" if float(keep).is_integer() else f"{keep:g}"
+
+
+def setting_name(row: dict) -> str:
+    """``unpruned`` or ``method keep`` of a summary or prediction row."""
+    return "unpruned" if row["method"] == UNPRUNED else f"{row['method']} {ratio(row['keep_ratio'])}"
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- plot
+
+
+def plot_scores(results: dict, path: str | Path) -> Path | None:
+    """Score vs keep ratio per method, one panel for all tasks and one per family, the unpruned score dashed.
+
+    Returns the path, or None (logged) if matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.info("plot skipped: matplotlib is not installed (pip install 'headrouter[plot]')")
+        return None
+    panels = [("all tasks", results["overall"])] + [(f, _rows_of(results["families"], f)) for f in families(results)]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False, sharey=True)
+    for ax, (title, rows) in zip(axes[0], panels, strict=True):
+        base = next(r for r in rows if r["method"] == UNPRUNED)
+        for method in dict.fromkeys(r["method"] for r in rows if r["method"] != UNPRUNED):
+            points = sorted((r["keep_ratio"], r["score"]) for r in rows if r["method"] == method)
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method)
+        if base["score"] is not None:
+            ax.axhline(base["score"], color="black", linestyle="--", linewidth=1, label="unpruned")
+        ax.set_title(f"{title} ({base['items']} items)")
+        ax.set_xlabel("keep ratio")
+        ax.set_xlim(1.05, 0.0)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("score")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+# ---------------------------------------------------------------------- files
+
+
+def write_report(results: dict, out_dir: str | Path, plot: bool = True) -> dict[str, Path]:
+    """Write ``results.json``, ``predictions.jsonl``, ``results.md`` and (if possible) ``results.png`` to
+    ``out_dir``; returns the paths written, by kind."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out / "results.json",
+        "predictions": out / "predictions.jsonl",
+        "markdown": out / "results.md",
+    }
+    summary = {k: v for k, v in results.items() if k != "predictions"}
+    paths["json"].write_text(json.dumps(summary, indent=2) + "\n")
+    _write_lines(paths["predictions"], results.get("predictions", []), json.dumps)
+    paths["markdown"].write_text(format_markdown(results) + "\n")
+    if plot:
+        png = plot_scores(results, out / "results.png")
+        if png is not None:
+            paths["plot"] = png
+    return paths
+
+
+def _write_lines(path: Path, rows: Sequence[dict], dump: Callable[[dict], str]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(dump(row) + "\n")

@@ -1,0 +1,331 @@
+"""Evaluation end to end on a tiny stand-in checkpoint: schema, counts, keep 1.0 == unpruned, skipped items,
+summaries recomputed by hand, and the scoring rules by hand."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import pytest
+import soundfile
+import torch
+
+import headrouter
+from headrouter import tiny
+from headrouter.calibration import processor_inputs
+from headrouter.evaluation import UNPRUNED, build_inputs, evaluate, item_score, load_items
+from headrouter.report import format_markdown, write_report
+from headrouter.tasks.items import Item, score, word_error_rate, write_items
+
+RATE = tiny.SAMPLE_RATE
+METHODS = headrouter.available_methods()
+KEEP = (1.0, 0.3)
+TOKENS = 3
+NOTES = {"A": 440.0, "C": 261.6, "E": 329.6, "G": 392.0}
+
+
+def build_standin(root: Path) -> Path:
+    """A from_pretrained folder holding the tiny random thinker and its processor (a stand-in for the shipped model)."""
+    model_dir = root / "model"
+    tiny.tiny_model().save_pretrained(model_dir)
+    tiny.tiny_processor().save_pretrained(model_dir)
+    return model_dir
+
+
+def standin_items(root: Path, n: int = 10, missing: int | None = 4) -> list[Item]:
+    """``n`` items over tone clips of 1 to 3 s (choice, exact and wer items, two task types); item ``missing`` points
+    at a file that does not exist. Answers are placeholders."""
+    items = []
+    for i in range(n):
+        note = "ACEG"[i % 4]
+        audio = f"clip{i}.wav"
+        if i != missing:
+            soundfile.write(root / audio, tiny.tone(1.0 + i % 3, NOTES[note], seed=i), RATE)
+        kind = i % 3
+        if kind == 0:
+            items.append(Item(f"pitch-{i}", audio, "Which note is played?", note, "pitch", "acoustic", "choice",
+                              list("ACEG")))  # fmt: skip
+        elif kind == 1:
+            items.append(Item(f"digits-{i}", audio, "Transcribe the digits.", "one two", "digits", "semantic", "wer"))
+        else:
+            items.append(Item(f"word-{i}", audio, "Which word was spoken?", "yes", "word", "semantic", "exact"))
+    return items
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory):
+    """The stand-in checkpoint and 10 items (one without its audio) whose exact/wer answers are the model's own
+    unpruned answers (plus two words for wer items), so that unpruned scores are above zero."""
+    root = tmp_path_factory.mktemp("standin")
+    model_dir = build_standin(root)
+    items = standin_items(root)
+    write_items(items, root / "draft.jsonl")
+    model = headrouter.loading.load_model(model_dir)
+    processor = headrouter.loading.load_processor(model_dir)
+    draft = evaluate(model, processor, load_items(root / "draft.jsonl"), [], max_new_tokens=TOKENS, progress=False)
+    said = {row["id"]: row["prediction"] for row in draft["predictions"]}
+    for item in items:
+        if item.metric == "exact" and item.id in said:
+            item.answer = said[item.id]
+        elif item.metric == "wer" and item.id in said:
+            item.answer = f"{said[item.id]} one two"
+    write_items(items, root / "items.jsonl")
+    return {"root": root, "model_dir": model_dir, "model": model, "processor": processor}
+
+
+@pytest.fixture(scope="module")
+def results(standin):
+    items = load_items(standin["root"] / "items.jsonl")
+    return evaluate(standin["model"], standin["processor"], items, METHODS, KEEP, max_new_tokens=TOKENS, progress=False)
+
+
+SETTINGS = 1 + len(METHODS) * len(KEEP)
+ROW_KEYS = {
+    "task",
+    "task_type",
+    "method",
+    "keep_ratio",
+    "items",
+    "tasks",
+    "score",
+    "percent_of_unpruned",
+    "audio_tokens_before",
+    "audio_tokens_after",
+    "prefill_ms",
+    "prefill_vs_unpruned",
+}
+
+
+def test_schema_and_counts(results):
+    assert results["schema"] == "headrouter-eval/1"
+    assert results["counts"] == {"items": 10, "evaluated": 9, "skipped": 1}
+    assert {"cpu", "cores", "torch", "transformers"} <= set(results["machine"])
+    assert results["settings"]["methods"] == METHODS and results["settings"]["keep_ratios"] == list(KEEP)
+    assert len(results["predictions"]) == 9 * SETTINGS
+    assert len(results["tasks"]) == 3 * SETTINGS  # pitch, digits, word
+    assert len(results["families"]) == 2 * SETTINGS  # acoustic, semantic
+    assert len(results["overall"]) == SETTINGS
+    for row in results["tasks"]:
+        assert set(row) == ROW_KEYS | {"metric", "accuracy", "wer"}
+    for row in results["families"] + results["overall"]:
+        assert set(row) == ROW_KEYS
+    assert sum(r["items"] for r in results["tasks"] if r["method"] == UNPRUNED) == 9
+    assert [r["items"] for r in results["overall"]] == [9] * SETTINGS
+    assert {r["metric"] for r in results["tasks"]} == {"accuracy", "wer"}
+    json.dumps(results)  # every figure is plain JSON
+
+
+def test_broken_item_is_skipped_and_counted(standin, caplog):
+    items = load_items(standin["root"] / "items.jsonl")[3:6]
+    with caplog.at_level(logging.WARNING, logger="headrouter"):
+        out = evaluate(
+            standin["model"], standin["processor"], items, ["frame"], [0.5], max_new_tokens=1, progress=False
+        )
+    missing = str(standin["root"] / "clip4.wav")
+    assert out["counts"] == {"items": 3, "evaluated": 2, "skipped": 1}
+    assert out["skipped"][0]["id"] == "digits-4" and out["skipped"][0]["audio"] == missing
+    assert missing in caplog.text
+    assert {r["id"] for r in out["predictions"]} == {"pitch-3", "word-5"}
+
+
+def test_keep_one_answers_exactly_as_unpruned(results):
+    unpruned = {r["id"]: r for r in results["predictions"] if r["method"] == UNPRUNED}
+    full = [r for r in results["predictions"] if r["keep_ratio"] == 1.0]
+    assert len(full) == 9 * len(METHODS)
+    for row in full:
+        assert row["prediction"] == unpruned[row["id"]]["prediction"], (row["method"], row["id"])
+        assert row["audio_tokens_after"] == row["audio_tokens_before"]
+    for row in results["tasks"] + results["families"] + results["overall"]:
+        if row["keep_ratio"] == 1.0 and row["percent_of_unpruned"] is not None:
+            assert row["percent_of_unpruned"] == 100.0
+    assert all(r["percent_of_unpruned"] == 100.0 for r in results["overall"] if r["keep_ratio"] == 1.0)
+    assert results["overall"][0]["score"] > 0  # so the check above is not vacuous
+
+
+def test_audio_token_counts(results, standin):
+    seconds = {f"{kind}-{i}": 1.0 + i % 3 for i in range(10) for kind in ("pitch", "digits", "word")}
+    for row in results["predictions"]:
+        assert row["audio_tokens_before"] == seconds[row["id"]] * tiny.AUDIO_TOKENS_PER_SECOND
+        keep = 1.0 if row["keep_ratio"] is None else row["keep_ratio"]
+        assert row["audio_tokens_after"] == math.ceil(round(keep * row["audio_tokens_before"], 9))
+
+
+def test_summaries_recomputed_by_hand(results):
+    preds = results["predictions"]
+
+    def mean(values):
+        return sum(values) / len(values)
+
+    for row in results["tasks"]:
+        mine = [p for p in preds if (p["task"], p["method"], p["keep_ratio"]) == (row["task"], row["method"],
+                row["keep_ratio"])]  # fmt: skip
+        assert row["items"] == len(mine)
+        assert row["score"] == pytest.approx(mean([p["score"] for p in mine]))
+        assert row["audio_tokens_after"] == pytest.approx(mean([p["audio_tokens_after"] for p in mine]))
+        assert row["prefill_ms"] == pytest.approx(mean([p["prefill_ms"] for p in mine]))
+        if row["metric"] == "wer":
+            assert row["wer"] == pytest.approx(mean([p["raw"] for p in mine])) and row["accuracy"] is None
+        else:
+            assert row["accuracy"] == pytest.approx(row["score"]) and row["wer"] is None
+    for row in results["families"] + results["overall"]:
+        parts = [t for t in results["tasks"] if (t["method"], t["keep_ratio"]) == (row["method"], row["keep_ratio"])
+                 and row["task_type"] in (None, t["task_type"])]  # fmt: skip
+        assert row["tasks"] == len(parts)
+        assert row["score"] == pytest.approx(mean([t["score"] for t in parts]))
+        base = next(r for r in results["families"] + results["overall"]
+                    if r["method"] == UNPRUNED and r["task_type"] == row["task_type"])  # fmt: skip
+        if base["score"]:
+            assert row["percent_of_unpruned"] == pytest.approx(100 * row["score"] / base["score"])
+        else:
+            assert row["percent_of_unpruned"] is None
+        assert row["prefill_vs_unpruned"] == pytest.approx(row["prefill_ms"] / base["prefill_ms"])
+    for row in preds:
+        assert row["prefill_ms"] > 0
+
+
+def test_batches_answer_as_one_by_one(standin, results):
+    items = load_items(standin["root"] / "items.jsonl")
+    out = evaluate(
+        standin["model"], standin["processor"], items, ["fastv"], [0.3], batch_size=4, max_new_tokens=TOKENS,
+        progress=False,
+    )  # fmt: skip
+    alone = {(r["id"], r["method"], r["keep_ratio"]): r for r in results["predictions"]}
+    assert out["counts"] == results["counts"]
+    for row in out["predictions"]:
+        ref = alone[row["id"], row["method"], row["keep_ratio"]]
+        assert (row["prediction"], row["audio_tokens_after"]) == (ref["prediction"], ref["audio_tokens_after"])
+
+
+def test_full_model_generates_through_its_thinker(standin, caplog):
+    items = load_items(standin["root"] / "items.jsonl")[:2]
+    full = tiny.tiny_model(full=True)
+    with caplog.at_level(logging.WARNING, logger="headrouter"):
+        out = evaluate(full, standin["processor"], items, ["fastv"], [0.5], max_new_tokens=2, progress=False)
+    assert out["settings"]["model_class"] == "Qwen2_5OmniForConditionalGeneration"
+    assert [r["audio_tokens_after"] for r in out["predictions"]] == [25, 13, 50, 25]
+    assert "talker" not in caplog.text  # text answers: no warning about speech output
+    assert not hasattr(full, "headrouter") and not hasattr(full.thinker, "headrouter")
+
+
+def test_head_table_goes_to_the_headrouter_method(standin, tmp_path):
+    samples = [
+        headrouter.CalibrationSample(tiny.tone(1.0), "Which note?", "acoustic", RATE),
+        headrouter.CalibrationSample(tiny.tone(2.0, 300.0), "What was said?", "semantic", RATE),
+    ]
+    headrouter.calibrate(standin["model"], standin["processor"], samples, progress=False).save_pretrained(tmp_path)
+    items = load_items(standin["root"] / "items.jsonl")[:2]
+    out = evaluate(standin["model"], standin["processor"], items, ["headrouter"], [0.5], table=tmp_path,
+                   max_new_tokens=1, progress=False)  # fmt: skip
+    assert out["settings"]["table"] == headrouter.HeadTable.from_pretrained(tmp_path).meta
+
+
+def test_bad_calls_fail_before_any_item_runs(standin):
+    model, processor = standin["model"], standin["processor"]
+    items = load_items(standin["root"] / "items.jsonl")
+    with pytest.raises(ValueError, match="keep ratios must be in"):
+        evaluate(model, processor, items, ["fastv"], [0.0], progress=False)
+    with pytest.raises(ValueError, match="must not repeat"):
+        evaluate(model, processor, items, ["fastv", "fastv"], [0.5], progress=False)
+    with pytest.raises(ValueError, match="prune_layer"):
+        evaluate(model, processor, items, ["fastv"], [0.5], prune_layer=9, progress=False)
+    with pytest.raises(ValueError, match="unknown method"):
+        evaluate(model, processor, items, ["nope"], [0.5], progress=False)
+    with pytest.raises(ValueError, match="ids must be unique"):
+        evaluate(model, processor, items[:2] * 2, ["fastv"], [0.5], progress=False)
+    with pytest.raises(ValueError, match="items is empty"):
+        evaluate(model, processor, [], ["fastv"], [0.5], progress=False)
+    headrouter.wrap(model, keep_ratio=0.5)
+    try:
+        with pytest.raises(ValueError, match="unwrapped model"):
+            evaluate(model, processor, items, ["fastv"], [0.5], progress=False)
+    finally:
+        headrouter.unwrap(model)
+    with pytest.raises(ValueError, match="all 1 items failed"):
+        evaluate(model, processor, items[4:5], ["fastv"], [0.5], progress=False)
+    with pytest.raises(FileNotFoundError, match="items file"):
+        load_items(standin["root"] / "nowhere.jsonl")
+
+
+def test_report_files(results, tmp_path):
+    paths = write_report(results, tmp_path, plot=False)
+    saved = json.loads(paths["json"].read_text())
+    assert "predictions" not in saved and saved["overall"] == results["overall"]
+    lines = paths["predictions"].read_text().splitlines()
+    assert [json.loads(line) for line in lines] == results["predictions"]
+    markdown = paths["markdown"].read_text()
+    assert "| method | keep 1.0 | keep 0.3 |" in markdown
+    for method in METHODS:
+        assert f"| {method} | 100.0 |" in markdown
+    assert "digits-4" in markdown  # the skipped item is listed
+    assert markdown == format_markdown(results) + "\n"
+
+
+def test_plot_is_written(results, tmp_path):
+    pytest.importorskip("matplotlib")
+    paths = write_report(results, tmp_path)
+    assert paths["plot"].stat().st_size > 1000
+
+
+# ---------------------------------------------------------------------- inputs
+
+
+def test_inputs_equal_processor_inputs_and_keep_long_audio(standin):
+    processor = standin["processor"]
+    wav = tiny.tone(2.0)
+    mine, theirs = build_inputs(processor, [wav], ["Which note?"]), processor_inputs(processor, wav, "Which note?")
+    assert set(mine) == set(theirs)
+    for key in theirs:
+        assert torch.equal(mine[key], theirs[key]), key
+    long = tiny.tone(40.0)
+    audio = tiny.AUDIO_TOKEN
+    assert int((build_inputs(processor, [long], ["?"])["input_ids"] == audio).sum()) == 1000
+    assert int((build_inputs(processor, [long], ["?"], truncate_audio=True)["input_ids"] == audio).sum()) == 750
+    batch = build_inputs(processor, [long, wav], ["?", "Which note?"])
+    assert (batch["input_ids"] == audio).sum(-1).tolist() == [1000, 50]
+    assert batch["attention_mask"][:, -1].all()  # left-padded
+
+
+# ---------------------------------------------------------------------- scoring by hand
+
+
+def item(metric: str, answer: str, choices=None) -> Item:
+    return Item("x", "x.wav", "?", answer, "t", "acoustic", metric, choices)
+
+
+def test_choice_scoring():
+    pitch = item("choice", "E", ["C", "D", "E", "F"])
+    assert score(pitch, "E") == 1.0
+    assert score(pitch, " e. ") == 1.0  # case, punctuation and spaces do not matter
+    assert score(pitch, "The note is E") == 1.0  # names the right choice and no other
+    assert score(pitch, "E or F") == 0.0  # names two choices
+    assert score(pitch, "D") == 0.0
+    assert score(pitch, "") == 0.0
+    assert score(pitch, "Every") == 0.0  # a choice inside a word does not count
+    chord = item("choice", "minor", ["major", "minor"])
+    assert score(chord, "Minor.") == 1.0 and score(chord, "major") == 0.0
+
+
+def test_exact_scoring():
+    digits = item("exact", "4 7 1")
+    assert score(digits, "4 7 1") == 1.0
+    assert score(digits, "4, 7, 1.") == 1.0
+    assert score(digits, "4 7") == 0.0
+    assert score(item("exact", "C#"), "c#") == 1.0  # '#' survives normalisation
+
+
+def test_wer_by_hand():
+    ref = "one two three four"
+    assert word_error_rate(ref, "one two three four") == 0.0
+    assert word_error_rate(ref, "one too three") == 2 / 4  # one substitution, one deletion
+    assert word_error_rate(ref, "one two three four five") == 1 / 4  # one insertion
+    assert word_error_rate(ref, "") == 1.0  # four deletions
+    assert word_error_rate(ref, "four three two one") == 4 / 4  # four substitutions
+    assert word_error_rate("a b", "x y z w v") == 5 / 2  # can exceed 1
+    assert word_error_rate("One, two!", "one two") == 0.0
+    transcript = item("wer", ref)
+    assert score(transcript, "one too three") == 0.5
+    assert item_score(transcript, "one too three") == (0.5, 0.5)
+    assert item_score(item("wer", "a b"), "x y z w v") == (0.0, 2.5)  # the score is 1 - WER, floored at 0
+    assert item_score(item("exact", "yes"), "Yes.") == (1.0, 1.0)
