@@ -1,0 +1,61 @@
+"""Pick the shipped demo clips: one short clip per task that the trained model answers correctly, unpruned.
+
+    python scripts/make_demo_clips.py --model src/headrouter/assets/proving_ground --out src/headrouter/assets/demo
+
+Clips come from ``headrouter.tasks`` with their own seed (not the training seed); for each task the first
+candidate the model answers exactly right (greedy) is written as ``clips/<id>.wav`` with its item in
+``items.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from headrouter.loading import load_model, load_processor
+from headrouter.tasks import synth
+from headrouter.tasks.generator import TASKS, make_example
+from headrouter.tasks.items import format_prompt, score, write_items
+
+sys.path.insert(0, str(Path(__file__).parent))
+from eval_proving_ground import answer  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="src/headrouter/assets/proving_ground")
+    parser.add_argument("--out", type=Path, default=Path("src/headrouter/assets/demo"))
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--max-seconds", type=float, default=3.0)
+    parser.add_argument("--tries", type=int, default=20)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model, processor = load_model(args.model, dtype="float32"), load_processor(args.model)
+    (args.out / "clips").mkdir(parents=True, exist_ok=True)
+    for old in (args.out / "clips").glob("*.wav"):
+        old.unlink()
+    chosen = []
+    for task in TASKS:
+        for i in range(args.tries):
+            example = make_example(task, i, args.seed, max_seconds=args.max_seconds, long_fraction=0.0)
+            said = answer(model, processor, example.audio, format_prompt(example.item))
+            right = score(example.item, said) == (0.0 if example.item.metric == "wer" else 1.0)
+            print(
+                f"{example.item.id}: {example.audio.size / 16000:.1f} s, answer {example.item.answer!r}, said {said!r}"
+            )
+            if right:
+                synth.write_wav(args.out / example.item.audio, example.audio)
+                chosen.append(example.item)
+                break
+        else:
+            print(f"no correct answer for {task} in {args.tries} tries")
+    write_items(chosen, args.out / "items.jsonl")
+    size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
+    print(f"{len(chosen)} demo clips, {size / 1e6:.2f} MB in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The shipped proving-ground model: loads offline and answers the shipped demo clips correctly, unpruned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import headrouter
+from headrouter.calibration import processor_inputs
+from headrouter.loading import load_model, load_processor
+from headrouter.tasks import format_prompt, read_items, score
+from headrouter.tasks.synth import read_wav
+
+ASSETS = Path(headrouter.__file__).parent / "assets"
+MODEL = ASSETS / "proving_ground"
+DEMO = ASSETS / "demo"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        mp.setenv("HF_HOME", str(tmp_path_factory.mktemp("empty_hf_home")))  # nothing cached to fall back on
+        return load_model(MODEL, dtype="float32"), load_processor(MODEL)
+
+
+def test_shipped_files_are_small_and_complete():
+    names = {p.name for p in MODEL.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "processor_config.json"} <= names, names
+    assert sum(p.stat().st_size for p in MODEL.rglob("*") if p.is_file()) <= 15e6
+    assert sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file()) <= 1.3e6
+
+
+def test_model_is_the_qwen2_5_omni_thinker(shipped):
+    model, processor = shipped
+    assert type(model).__name__ == "Qwen2_5OmniThinkerForConditionalGeneration"
+    assert type(processor).__name__ == "Qwen2_5OmniProcessor"
+    assert model.config.text_config.vocab_size == len(processor.tokenizer) == 256
+
+
+def test_demo_clips_cover_both_families():
+    items = read_items(DEMO / "items.jsonl")
+    assert {i.task_type for i in items} == {"semantic", "acoustic"}
+    assert all(Path(i.audio).is_file() for i in items)
+
+
+def test_answers_demo_clips_unpruned(shipped):
+    model, processor = shipped
+    items = read_items(DEMO / "items.jsonl")
+    for item in items:
+        inputs = processor_inputs(processor, read_wav(item.audio), format_prompt(item))
+        with torch.no_grad():
+            out = model.generate(**inputs, max_new_tokens=10, do_sample=False)
+        said = processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        assert score(item, said) == (0.0 if item.metric == "wer" else 1.0), (item.id, item.answer, said)
