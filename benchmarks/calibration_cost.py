@@ -1,7 +1,7 @@
 """Cost of calibration: time per sample against one plain forward pass of the same sample, and peak memory
 of calibrating 10 vs. 100 samples (each in a fresh process, so peaks do not mix).
 
-    python benchmarks/calibration_cost.py [--layers 4] [--seconds 30] [--dtype bfloat16]
+    python benchmarks/calibration_cost.py [--layers 4] [--seconds 30] [--dtype bfloat16] [--threads 2]
 
 The model is the benchmark's random thinker at Qwen2.5-Omni-3B decoder widths (see headrouter.bench) with the
 tiny processor; samples are in-memory tones and noise, so no file I/O is timed.
@@ -69,9 +69,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--dtype", default="bfloat16", choices=sorted(bench.DTYPES))
     parser.add_argument("--timed", type=int, default=6, help="samples timed both ways")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a shared machine)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if args.child:
         child(args.child, args.layers, args.seconds, args.dtype)
         return
@@ -113,7 +114,7 @@ def main() -> None:
     for count in (10, 100):
         done = subprocess.run(
             [sys.executable, __file__, "--child", str(count), "--layers", str(args.layers),
-             "--seconds", str(args.seconds), "--dtype", args.dtype],
+             "--seconds", str(args.seconds), "--dtype", args.dtype, "--threads", str(args.threads)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
         memory.append(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -58,6 +58,7 @@ from transformers.generation.streamers import BaseStreamer
 from . import flops, tiny
 from .adapters import ModelAdapter, adapter_for
 from .api import unwrap, wrap
+from .argtypes import items, keep_ratios, method_names, number, positive_int
 from .config import DEFAULT_PRUNE_LAYER
 from .methods import ScoringMethod, available_methods, get_method
 
@@ -1075,12 +1076,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lengths", type=_int_list, help=f"comma-separated audio token counts (default {_join(DEFAULT_LENGTHS)})"
     )
     parser.add_argument(
-        "--keep", type=_ratio_list, help=f"comma-separated keep ratios in (0, 1] (default {_join(DEFAULT_KEEP_RATIOS)})"
+        "--keep", type=keep_ratios, help=f"comma-separated keep ratios in (0, 1] (default {_join(DEFAULT_KEEP_RATIOS)})"
     )
     parser.add_argument(
-        "--methods", type=_method_list, help=f"comma-separated scoring methods (default {_join(DEFAULT_METHODS)})"
+        "--methods", type=method_names, help=f"comma-separated scoring methods (default {_join(DEFAULT_METHODS)})"
     )
-    parser.add_argument("--runs", type=_positive_int, help=f"timed prefill runs per cell (default {DEFAULT_RUNS})")
+    parser.add_argument("--runs", type=positive_int, help=f"timed prefill runs per cell (default {DEFAULT_RUNS})")
     parser.add_argument(
         "--decode-tokens",
         type=_decode_tokens,
@@ -1088,11 +1089,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--layers",
-        type=_positive_int,
+        type=positive_int,
         help=f"decoder layers of the built-in model (default {DEFAULT_LAYERS}; not with --config or --model)",
     )
     parser.add_argument(
-        "--prune-layer", type=_positive_int, default=DEFAULT_PRUNE_LAYER, help="first pruned layer K (default 2)"
+        "--prune-layer", type=positive_int, default=DEFAULT_PRUNE_LAYER, help="first pruned layer K (default 2)"
     )
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="bfloat16", help="model dtype (default bfloat16)")
     parser.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa", help="attention (default sdpa)")
@@ -1105,7 +1106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="file name stem of the outputs (default bench, or bench-quick with --quick)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements (torch.profiler)")
     parser.add_argument("--no-plot", action="store_true", help="skip the plot")
-    parser.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and prompt text (default 0)")
 
 
@@ -1169,54 +1170,15 @@ def _join(values: Sequence) -> str:
     return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
-def _items(text: str) -> list[str]:
-    items = [item.strip() for item in text.split(",")]
-    if not all(items):
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list without empty items, got {text!r}")
-    return items
-
-
-def _number(kind, text: str):
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
-        ) from None
-
-
-def _positive_int(text: str) -> int:
-    value = _number(int, text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _decode_tokens(text: str) -> int:
-    value = _number(int, text)
+    value = number(int, text)
     if value != 0 and value < 2:
         raise argparse.ArgumentTypeError(f"must be 0 (skip) or >= 2, got {value}")
     return value
 
 
 def _int_list(text: str) -> list[int]:
-    return [_positive_int(item) for item in _items(text)]
-
-
-def _ratio_list(text: str) -> list[float]:
-    ratios = [_number(float, item) for item in _items(text)]
-    bad = [r for r in ratios if not 0.0 < r <= 1.0]
-    if bad:
-        raise argparse.ArgumentTypeError(f"keep ratios must be in (0, 1], got {_join(bad)}")
-    return ratios
-
-
-def _method_list(text: str) -> list[str]:
-    methods = _items(text)
-    unknown = [m for m in methods if m not in available_methods()]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(unknown)}; known: {_join(available_methods())}")
-    return methods
+    return [positive_int(item) for item in items(text)]
 
 
 __all__ = [

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from . import __version__
+from .argtypes import items, keep_ratios, method_names, number, positive_int
 from .config import DEFAULT_PRUNE_LAYER
 from .demo import (
     CLIP_KEEP_RATIOS,
@@ -76,16 +77,16 @@ def _add_demo(commands) -> None:
     demo.add_argument(
         "--table", metavar="DIR", help="HeadTable for the headrouter method (default: the shipped one, if any)"
     )
-    demo.add_argument("--limit", type=_positive_int, help="answer only the first N clips")
+    demo.add_argument("--limit", type=positive_int, help="answer only the first N clips")
     demo.add_argument(
         "--max-new-tokens",
-        type=_positive_int,
+        type=positive_int,
         default=CLIP_MAX_NEW_TOKENS,
         help=f"answer length limit in tokens (default {CLIP_MAX_NEW_TOKENS})",
     )
     demo.add_argument(
         "--prune-layer",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_PRUNE_LAYER,
         help=f"first pruned decoder layer K (default {DEFAULT_PRUNE_LAYER})",
     )
@@ -111,20 +112,20 @@ def _add_eval(commands) -> None:
     evaluate.add_argument(
         "--table", metavar="DIR", help="HeadTable for the headrouter method (default: its calibration-free fallback)"
     )
-    evaluate.add_argument("--limit", type=_positive_int, help="evaluate only the first N items")
+    evaluate.add_argument("--limit", type=positive_int, help="evaluate only the first N items")
     evaluate.add_argument("--out", metavar="DIR", default="eval-results", help="output folder (default eval-results)")
     evaluate.add_argument(
         "--max-new-tokens",
-        type=_positive_int,
+        type=positive_int,
         default=EVAL_MAX_NEW_TOKENS,
         help=f"answer length limit in tokens (default {EVAL_MAX_NEW_TOKENS})",
     )
     evaluate.add_argument(
-        "--batch-size", type=_positive_int, default=1, help="items generated together, left-padded (default 1)"
+        "--batch-size", type=positive_int, default=1, help="items generated together, left-padded (default 1)"
     )
     evaluate.add_argument(
         "--prune-layer",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_PRUNE_LAYER,
         help=f"first pruned decoder layer K (default {DEFAULT_PRUNE_LAYER})",
     )
@@ -136,7 +137,7 @@ def _add_eval(commands) -> None:
         help="cut audio at the feature extractor's chunk_length (30 s for Whisper's), as the processor does by "
         "default; without it every clip is heard whole",
     )
-    evaluate.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's choice)")
+    evaluate.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     evaluate.add_argument("--no-plot", action="store_true", help="skip the plot")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_eval)
@@ -161,7 +162,7 @@ def _add_timing(commands) -> None:
     _add_methods_and_keep(timing, DEFAULT_METHODS, DEFAULT_KEEP_RATIOS)
     timing.add_argument(
         "--runs",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_RUNS,
         help=f"timed prefill passes per setting (default {DEFAULT_RUNS})",
     )
@@ -206,9 +207,9 @@ def _add_calibrate(commands) -> None:
     )
     calibrate.add_argument("--out", required=True, help="directory for the table")
     calibrate.add_argument(
-        "--tasks", type=_items, default=["semantic", "acoustic"], help="task types (default semantic,acoustic)"
+        "--tasks", type=items, default=["semantic", "acoustic"], help="task types (default semantic,acoustic)"
     )
-    calibrate.add_argument("--bins", type=_positive_int, default=16, help="positional-prior bins (default 16)")
+    calibrate.add_argument("--bins", type=positive_int, default=16, help="positional-prior bins (default 16)")
     calibrate.add_argument(
         "--coverage", type=_share, default=0.8, help="share of importance the kept heads hold, (0, 1] (default 0.8)"
     )
@@ -226,13 +227,13 @@ def _add_inspect(commands) -> None:
 def _add_methods_and_keep(parser: argparse.ArgumentParser, methods: Sequence[str], keep: Sequence[float]) -> None:
     parser.add_argument(
         "--methods",
-        type=_method_list,
+        type=method_names,
         default=list(methods),
         help=f"comma-separated scoring methods (default {','.join(methods)}; known: {','.join(available_methods())})",
     )
     parser.add_argument(
         "--keep",
-        type=_keep_list,
+        type=keep_ratios,
         default=list(keep),
         help=f"comma-separated keep ratios in (0, 1] (default {','.join(f'{k:g}' for k in keep)})",
     )
@@ -272,9 +273,9 @@ def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         f"prune layer {settings['prune_layer']}"
         + (f"; headrouter's head table: {table}" if "headrouter" in args.methods else "")
     )
-    for number, item in enumerate(run.items, 1):
+    for index, item in enumerate(run.items, 1):
         print()
-        print(format_clip(number, len(run.items), item, [p for p in results["predictions"] if p["id"] == item.id]))
+        print(format_clip(index, len(run.items), item, [p for p in results["predictions"] if p["id"] == item.id]))
     for skipped in results["skipped"]:
         print(f"\nskipped {skipped['id']} ({skipped['audio']}): {skipped['error']}")
     print()
@@ -468,70 +469,25 @@ def _text_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequ
 # ---------------------------------------------------------------------- argument types
 
 
-def _parse(kind: Callable[[str], object], text: str):
-    try:
-        return kind(text)
-    except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-
-
-def _positive_int(text: str) -> int:
-    value = _parse(int, text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _seconds(text: str) -> float:
-    value = _parse(float, text)
+    value = number(float, text)
     if not 1.0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be at least 1 (second), got {text}")
     return value
 
 
 def _layer(text: str) -> int:
-    value = _parse(int, text)
+    value = number(int, text)
     if not 1 <= value <= DEMO_LAYERS - 1:
         raise argparse.ArgumentTypeError(f"must be between 1 and {DEMO_LAYERS - 1} for the tiny model, got {value}")
     return value
 
 
-def _keep_list(text: str) -> list[float]:
-    ratios = []
-    for item in _items(text):
-        ratio = _parse(float, item)
-        if not 0.0 < ratio <= 1.0:
-            raise argparse.ArgumentTypeError(f"keep ratios must be in (0, 1], got {item}")
-        ratios.append(ratio)
-    if len(set(ratios)) != len(ratios):
-        raise argparse.ArgumentTypeError(f"keep ratios must not repeat, got {text}")
-    return ratios
-
-
 def _share(text: str) -> float:
-    value = _parse(float, text)
+    value = number(float, text)
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
     return value
-
-
-def _method_list(text: str) -> list[str]:
-    known = available_methods()
-    methods = _items(text)
-    unknown = [m for m in methods if m not in known]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    if len(set(methods)) != len(methods):
-        raise argparse.ArgumentTypeError(f"methods must not repeat, got {text}")
-    return methods
-
-
-def _items(text: str) -> list[str]:
-    items = [item.strip() for item in text.split(",")]
-    if not all(items):
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list without empty items, got {text!r}")
-    return items
 
 
 if __name__ == "__main__":

@@ -1,0 +1,57 @@
+"""argparse value types shared by the ``headrouter`` command and ``headrouter bench``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from .methods import available_methods
+
+
+def number(kind: Callable[[str], object], text: str):
+    """``kind(text)``, or an argparse error saying what was expected."""
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    value = number(int, text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def items(text: str) -> list[str]:
+    """A comma-separated list without empty items."""
+    parts = [item.strip() for item in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list without empty items, got {text!r}")
+    return parts
+
+
+def keep_ratios(text: str) -> list[float]:
+    """Distinct keep ratios in (0, 1]."""
+    ratios = []
+    for item in items(text):
+        ratio = number(float, item)
+        if not 0.0 < ratio <= 1.0:
+            raise argparse.ArgumentTypeError(f"keep ratios must be in (0, 1], got {item}")
+        ratios.append(ratio)
+    if len(set(ratios)) != len(ratios):
+        raise argparse.ArgumentTypeError(f"keep ratios must not repeat, got {text}")
+    return ratios
+
+
+def method_names(text: str) -> list[str]:
+    """Distinct registered method names."""
+    known = available_methods()
+    methods = items(text)
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if len(set(methods)) != len(methods):
+        raise argparse.ArgumentTypeError(f"methods must not repeat, got {text}")
+    return methods
