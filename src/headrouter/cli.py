@@ -184,13 +184,8 @@ def _add_bench(commands) -> None:
         help="prefill speed, KV-cache bytes and scoring cost of pruning, beside the FLOP ideal",
         description="Prefill speed-up, KV-cache bytes, scoring time and memory of pruning at several audio lengths.",
     )
-    try:
-        from .bench import add_arguments
-    except ModuleNotFoundError as error:
-        if error.name != f"{__package__}.bench":
-            raise
-        bench.set_defaults(run=_bench_missing)
-        return
+    from .bench import add_arguments
+
     add_arguments(bench)
     bench.set_defaults(run=_bench)
 
@@ -407,11 +402,6 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .bench import run_from_args
 
     return run_from_args(args)
-
-
-def _bench_missing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    print("headrouter bench: error: this copy of headrouter has no headrouter.bench module", file=sys.stderr)
-    return 2
 
 
 def _calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
