@@ -222,6 +222,9 @@ def test_arguments_and_quick():
     settings = bench.settings_from_args(parse())
     assert settings.lengths == bench.DEFAULT_LENGTHS and settings.keep_ratios == bench.DEFAULT_KEEP_RATIOS
     assert settings.runs == 5 and settings.decode_tokens == 32 and settings.dtype == "bfloat16"
+    assert settings.prune_layer == bench.DEFAULT_BENCH_PRUNE_LAYER and settings.num_layers is None
+    assert bench.settings_from_args(parse("--config", "x.json")).prune_layer == 2  # the library default
+    assert bench.settings_from_args(parse("--layers", "6", "--prune-layer", "2")).prune_layer == 2
     quick = bench.settings_from_args(parse("--quick", "--runs", "2"))
     assert quick.lengths == bench.QUICK_LENGTHS and quick.runs == 2
     custom = bench.settings_from_args(parse("--keep", "0.3,0.5", "--methods", "fastv", "--lengths", "100"))
