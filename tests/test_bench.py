@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from headrouter import bench, flops, tiny
+from headrouter import bench, cli, flops, tiny
 
 LENGTHS = (20, 45)
 KEEP = (1.0, 0.5, 0.3)
@@ -271,10 +271,10 @@ def test_reference_alone_is_skipped_when_it_does_not_fit(config_path, monkeypatc
     assert all(c["scoring_peak_share"] is None for c in results["cells"])
 
 
-def test_run_from_args_prints_the_report_and_writes_files(config_path, tmp_path, capsys):
-    args = parse("--config", config_path, "--lengths", "20", "--keep", "1,0.5", "--methods", "fastv", "--runs", "1",
-                 "--decode-tokens", "0", "--out", str(tmp_path), "--name", "run", "--no-plot")  # fmt: skip
-    assert bench.run_from_args(args) == 0
+def test_bench_command_prints_the_report_and_writes_files(config_path, tmp_path, capsys):
+    args = ["--config", config_path, "--lengths", "20", "--keep", "1,0.5", "--methods", "fastv", "--runs", "1",
+            "--decode-tokens", "0", "--out", str(tmp_path), "--name", "run", "--no-plot"]  # fmt: skip
+    assert cli.main(["bench", *args]) == 0
     out = capsys.readouterr().out
     assert "Targets:" in out and "| 20 | fastv | 0.5 |" in out
     assert (tmp_path / "run.json").exists() and (tmp_path / "run.md").exists()

@@ -25,8 +25,8 @@ What is measured, per audio length and per cell (method x keep ratio, plus the u
   median over the decode steps after the first token (the first token comes out of prefill), taken from the
   times at which ``generate`` hands each token to a streamer. This ``generate`` is the cell's warm-up.
 
-Library functions return data and log through ``logging.getLogger("headrouter")``; only
-:func:`run_from_args` prints.
+Functions here return data and log through ``logging.getLogger("headrouter")``; ``headrouter bench`` (cli.py)
+prints the report.
 """
 
 from __future__ import annotations
@@ -1144,38 +1144,6 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     return BenchSettings.quick(**values) if args.quick else BenchSettings(**values)
 
 
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run ``headrouter bench``: print the report and where the files went. Returns the exit code."""
-    try:
-        settings = settings_from_args(args)
-    except ValueError as error:
-        print(f"headrouter bench: error: {error}", file=sys.stderr)
-        return 2
-    stem = args.name or ("bench-quick" if args.quick else "bench")
-    print(
-        f"headrouter bench: {len(settings.lengths)} length(s) x {len(settings.methods)} method(s) x "
-        f"{len(settings.keep_ratios)} keep ratio(s), {settings.runs} run(s) each; output in {args.out}/{stem}.*",
-        flush=True,
-    )
-    try:
-        results = run_benchmark(settings)
-    except (ValueError, OSError) as error:
-        print(f"headrouter bench: error: {error}", file=sys.stderr)
-        return 2
-    paths = write_report(results, args.out, stem, plot=not args.no_plot)
-    print()
-    print(format_markdown(results))
-    print("Targets:")
-    for line in format_targets(results["targets"]):
-        print(f"  {line}")
-    print(f"\ntotal time {results['total_seconds'] / 60:.1f} min")
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    if "plot" not in paths and not args.no_plot:
-        print("plot: skipped (matplotlib is not installed: pip install 'headrouter[plot]')")
-    return 0
-
-
 def _join(values: Sequence) -> str:
     return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -1199,6 +1167,5 @@ __all__ = [
     "format_markdown",
     "make_inputs",
     "run_benchmark",
-    "run_from_args",
     "write_report",
 ]

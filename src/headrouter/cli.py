@@ -399,9 +399,37 @@ def _timing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .bench import run_from_args
+    """Run the benchmark, print the report and where the files went."""
+    from .bench import format_markdown, format_targets, run_benchmark, settings_from_args, write_report
 
-    return run_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except ValueError as error:
+        print(f"headrouter bench: error: {error}", file=sys.stderr)
+        return 2
+    stem = args.name or ("bench-quick" if args.quick else "bench")
+    print(
+        f"headrouter bench: {len(settings.lengths)} length(s) x {len(settings.methods)} method(s) x "
+        f"{len(settings.keep_ratios)} keep ratio(s), {settings.runs} run(s) each; output in {args.out}/{stem}.*",
+        flush=True,
+    )
+    try:
+        results = run_benchmark(settings)
+    except (ValueError, OSError) as error:
+        print(f"headrouter bench: error: {error}", file=sys.stderr)
+        return 2
+    paths = write_report(results, args.out, stem, plot=not args.no_plot)
+    print()
+    print(format_markdown(results))
+    print("Targets:")
+    for line in format_targets(results["targets"]):
+        print(f"  {line}")
+    print(f"\ntotal time {results['total_seconds'] / 60:.1f} min")
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    if "plot" not in paths and not args.no_plot:
+        print("plot: skipped (matplotlib is not installed: pip install 'headrouter[plot]')")
+    return 0
 
 
 def _calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
