@@ -57,11 +57,15 @@ def envelope(n: int, attack: float = 0.01, release: float = 0.05) -> np.ndarray:
 
 
 def harmonic_tone(frequency: float, seconds: float, rng: np.random.Generator) -> np.ndarray:
-    """A tone with a random timbre (1-5 harmonics with decaying weights, optional decay), unit RMS."""
+    """A tone with a random timbre (3-6 harmonics with decaying weights, optional decay), unit RMS.
+
+    At least three harmonics: Whisper features resolve 40 Hz (a 25 ms window), and a semitone near 260 Hz is
+    15 Hz, so a pure sine's note or a chord's third would be barely audible to the model; from the third
+    harmonic up a semitone spans 45 Hz or more."""
     n = int(seconds * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
-    harmonics = int(rng.integers(1, 6))
-    rolloff = rng.uniform(0.3, 0.8)
+    harmonics = int(rng.integers(3, 7))
+    rolloff = rng.uniform(0.5, 0.9)
     phase = rng.uniform(0, 2 * np.pi, harmonics)
     out = np.zeros(n)
     for h in range(1, harmonics + 1):
