@@ -14,6 +14,7 @@ import torch
 import headrouter
 from headrouter import cli, stats, tiny
 from headrouter.calibration import CalibrationSample, load_samples, processor_inputs
+from headrouter.tasks.items import Item, write_items
 
 RATE = tiny.SAMPLE_RATE
 
@@ -142,6 +143,21 @@ def test_load_samples(tmp_path):
     assert [s.task for s in samples] == ["acoustic", "semantic"]
     (tmp_path / "bad.jsonl").write_text('{"audio": "a.wav"}\n')
     with pytest.raises(ValueError, match="bad.jsonl:1: expected a JSON object with audio, prompt and task"):
+        load_samples(tmp_path / "bad.jsonl")
+
+
+def test_load_samples_reads_evaluation_items(tmp_path):
+    items = [
+        Item("a", "clips/a.wav", "Which note?", "C", "pitch", "acoustic", "choice", ["C", "D"]),
+        Item("b", "/abs/b.wav", "Transcribe.", "1 2", "digits", "semantic", "wer"),
+    ]
+    write_items(items, tmp_path / "items.jsonl")
+    samples = load_samples(tmp_path / "items.jsonl")
+    assert [s.audio for s in samples] == [tmp_path / "clips/a.wav", Path("/abs/b.wav")]
+    assert [s.prompt for s in samples] == ["Which note?\nChoices: C | D\nAnswer with one choice.", "Transcribe."]
+    assert [s.task for s in samples] == ["acoustic", "semantic"]
+    (tmp_path / "bad.jsonl").write_text(json.dumps({**items[0].to_dict(), "answer": "E"}) + "\n")
+    with pytest.raises(ValueError, match="bad.jsonl:1: .*answer 'E' is not one of its choices"):
         load_samples(tmp_path / "bad.jsonl")
 
 

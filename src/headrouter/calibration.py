@@ -44,23 +44,29 @@ class CalibrationSample:
 
 
 def load_samples(path: str | Path) -> list[CalibrationSample]:
-    """Read a JSON-lines file of ``{"audio": PATH, "prompt": TEXT, "task": TYPE}``; relative audio paths are taken
-    relative to the file's folder."""
+    """Read a JSON-lines file of ``{"audio": PATH, "prompt": TEXT, "task": TYPE}``, or of evaluation items
+    (``headrouter.tasks.items``: the prompt is ``format_prompt(item)``, exactly what evaluation sends, and the
+    task is the item's ``task_type``), so the same items format serves calibration and evaluation. Relative audio
+    paths are taken relative to the file's folder."""
+    from .tasks.items import Item, format_prompt
+
     path = Path(path)
     samples = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-            audio = Path(item["audio"])
-            samples.append(
-                CalibrationSample(audio if audio.is_absolute() else path.parent / audio, item["prompt"], item["task"])
-            )
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            data = json.loads(line)
+            if isinstance(data, dict) and "question" in data:
+                item = Item(**data)
+                audio, prompt, task = Path(item.audio), format_prompt(item), item.task_type
+            else:
+                audio, prompt, task = Path(data["audio"]), data["prompt"], data["task"]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise ValueError(
-                f"{path}:{number}: expected a JSON object with audio, prompt and task ({error})"
+                f"{path}:{number}: expected a JSON object with audio, prompt and task, or an evaluation item ({error})"
             ) from error
+        samples.append(CalibrationSample(audio if audio.is_absolute() else path.parent / audio, prompt, task))
     return samples
 
 

@@ -198,7 +198,9 @@ def _add_calibrate(commands) -> None:
     )
     calibrate.add_argument("--model", required=True, help="local Qwen2.5-Omni checkpoint directory")
     calibrate.add_argument(
-        "--data", required=True, help='JSON lines: {"audio": PATH, "prompt": TEXT, "task": TYPE} per sample'
+        "--data",
+        required=True,
+        help='JSON lines: {"audio": PATH, "prompt": TEXT, "task": TYPE} per sample, or evaluation items',
     )
     calibrate.add_argument("--out", required=True, help="directory for the table")
     calibrate.add_argument(
