@@ -144,3 +144,21 @@ def test_unknown_task_and_bad_counts_are_refused(tmp_path):
         generate(tmp_path, per_task=1, tasks=["nope"], progress=False)
     with pytest.raises(ValueError, match="per_task"):
         generate(tmp_path, per_task=0, progress=False)
+
+
+def test_cli_writes_the_same_items_as_generate(tmp_path, capsys):
+    from headrouter.cli import main
+
+    args = ["--per-task", "2", "--seed", "5", "--tasks", "pitch_class,beep_count", "--max-seconds", "6"]
+    assert main(["tasks", "--out", str(tmp_path / "cli"), *args]) == 0
+    assert "wrote 4 items (acoustic: 4)" in capsys.readouterr().out
+    generate(tmp_path / "py", 2, 5, ["pitch_class", "beep_count"], max_seconds=6.0, progress=False)
+    assert _files(tmp_path / "cli") == _files(tmp_path / "py")
+    for bad, message in [
+        (["--tasks", "nope"], "unknown tasks"),
+        (["--per-task", "0"], "--per-task: must be >= 1"),
+        (["--long-fraction", "1.5"], "--long-fraction: must be in"),
+    ]:
+        with pytest.raises(SystemExit):
+            main(["tasks", "--out", str(tmp_path / "bad"), "--per-task", "1", *bad])
+        assert message in capsys.readouterr().err

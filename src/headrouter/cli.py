@@ -5,6 +5,7 @@ downloads). ``headrouter eval``: accuracy, percent of unpruned, audio tokens and
 ratio on an items file. ``headrouter timing``: prefill time of a tiny random-weight model on long audio.
 ``headrouter bench``: prefill speed, KV-cache bytes and scoring cost. ``headrouter calibrate``: profile a local
 checkpoint's heads and save a HeadTable. ``headrouter inspect``: draw a saved HeadTable's head weights.
+``headrouter tasks``: write a synthetic listening-task items file (the proving ground's test and calibration sets).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(commands)
     _add_calibrate(commands)
     _add_inspect(commands)
+    _add_tasks(commands)
     return parser
 
 
@@ -212,6 +214,36 @@ def _add_calibrate(commands) -> None:
     )
     calibrate.add_argument("--dtype", default="auto", help="model dtype (default: the checkpoint's)")
     calibrate.set_defaults(run=_calibrate)
+
+
+def _add_tasks(commands) -> None:
+    from .tasks.generator import DEFAULT_LONG_FRACTION, DEFAULT_MAX_SECONDS, TASKS
+
+    tasks = commands.add_parser(
+        "tasks",
+        help="write synthetic listening items (speech by espeak-ng, numpy sounds) for eval and calibrate",
+        description=(
+            "Writes PER_TASK items of every task to OUT/items.jsonl and their 16 kHz WAVs to OUT/clips/, "
+            "deterministic by SEED. Tasks: " + ", ".join(f"{name} ({spec.task_type})" for name, spec in TASKS.items())
+        ),
+    )
+    tasks.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    tasks.add_argument("--per-task", type=positive_int, required=True, help="items per task")
+    tasks.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    tasks.add_argument("--tasks", type=items, help=f"comma-separated task names (default all: {','.join(TASKS)})")
+    tasks.add_argument(
+        "--max-seconds",
+        type=_seconds,
+        default=DEFAULT_MAX_SECONDS,
+        help=f"longest clip in seconds (default {DEFAULT_MAX_SECONDS:g})",
+    )
+    tasks.add_argument(
+        "--long-fraction",
+        type=_fraction,
+        default=DEFAULT_LONG_FRACTION,
+        help=f"share of long clips, [0, 1] (default {DEFAULT_LONG_FRACTION:g})",
+    )
+    tasks.set_defaults(run=_tasks)
 
 
 def _add_inspect(commands) -> None:
@@ -458,6 +490,28 @@ def _inspect(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def _tasks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .tasks.generator import generate
+
+    try:
+        written = generate(
+            args.out,
+            args.per_task,
+            args.seed,
+            args.tasks,
+            max_seconds=args.max_seconds,
+            long_fraction=args.long_fraction,
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    families = {}
+    for item in written:
+        families[item.task_type] = families.get(item.task_type, 0) + 1
+    counts = ", ".join(f"{family}: {n}" for family, n in sorted(families.items()))
+    print(f"wrote {len(written)} items ({counts}) to {args.out}/items.jsonl")
+    return 0
+
+
 def format_table(rows: list[dict]) -> str:
     """The timing rows as a fixed-width text table."""
     header = ("method", "keep", "audio tokens", "prefill ms", "vs keep 1.0")
@@ -507,6 +561,13 @@ def _share(text: str) -> float:
     value = number(float, text)
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = number(float, text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
     return value
 
 
