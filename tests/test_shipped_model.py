@@ -10,12 +10,14 @@ import torch
 import headrouter
 from headrouter.calibration import processor_inputs
 from headrouter.loading import load_model, load_processor
+from headrouter.table import HeadTable, config_hash
 from headrouter.tasks import format_prompt, read_items, score
 from headrouter.tasks.synth import read_wav
 
 ASSETS = Path(headrouter.__file__).parent / "assets"
 MODEL = ASSETS / "proving_ground"
 DEMO = ASSETS / "demo"
+TABLE = ASSETS / "head_table"
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +58,13 @@ def test_answers_demo_clips_unpruned(shipped):
             out = model.generate(**inputs, max_new_tokens=10, do_sample=False)
         said = processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         assert score(item, said) == (0.0 if item.metric == "wer" else 1.0), (item.id, item.answer, said)
+
+
+def test_shipped_head_table_is_for_the_shipped_model(shipped):
+    model, _ = shipped
+    table = HeadTable.from_pretrained(TABLE)
+    text_config = model.config.text_config
+    table.check_shape(text_config.num_hidden_layers, text_config.num_attention_heads)
+    assert table.meta["config_hash"] == config_hash(text_config)
+    assert set(table.tasks) == {"semantic", "acoustic"}
+    assert min(table.meta["calibration_counts"].values()) >= 10 and table.meta["failed_samples"] == 0
