@@ -95,6 +95,7 @@ ROW_KEYS = {
     "audio_tokens_after",
     "prefill_ms",
     "prefill_vs_unpruned",
+    "routed_to_own_type",
 }
 
 
@@ -183,6 +184,8 @@ def test_summaries_recomputed_by_hand(results):
         assert row["prefill_vs_unpruned"] == pytest.approx(row["prefill_ms"] / base["prefill_ms"])
     for row in preds:
         assert row["prefill_ms"] > 0
+    for row in results["tasks"] + results["families"] + results["overall"]:
+        assert row["routed_to_own_type"] is None  # headrouter without a table does not route
 
 
 def test_batches_answer_as_one_by_one(standin, results):
@@ -219,6 +222,14 @@ def test_head_table_goes_to_the_headrouter_method(standin, tmp_path):
     out = evaluate(standin["model"], standin["processor"], items, ["headrouter"], [0.5], table=tmp_path,
                    max_new_tokens=1, progress=False)  # fmt: skip
     assert out["settings"]["table"] == headrouter.HeadTable.from_pretrained(tmp_path).meta
+    routed = [p for p in out["predictions"] if p["method"] == "headrouter"]
+    assert len(routed) == 2 and all(set(p["details"]["task_mixture"]) == {"acoustic", "semantic"} for p in routed)
+    own = {p["task_type"]: float(max(p["details"]["task_mixture"].items(), key=lambda kv: kv[1])[0] == p["task_type"])
+           for p in routed}  # fmt: skip
+    for row in out["families"]:
+        expected = own[row["task_type"]] if row["method"] == "headrouter" else None
+        assert row["routed_to_own_type"] == expected
+    assert "## Routing" in format_markdown(out)
 
 
 def test_bad_calls_fail_before_any_item_runs(standin):

@@ -17,6 +17,11 @@ Figures, per task, per task family (``task_type``) and overall, per setting:
   encoder, the decoder on the whole prompt with capture, scoring and selection, and the LM head), taken with
   forward hooks on the thinker: no extra passes. A batch's time is shared equally by its items. One untimed
   warm-up generation per setting precedes the first timed one.
+- **routed to own type** (``headrouter`` with a table and ``task="auto"`` only, else None): the share of items whose
+  routed task mixture leans most to the item's own ``task_type``; meaningful when the table's task types are the
+  items' task types.
+
+Each prediction row keeps the method's per-item ``details`` (the task mixture, DART's pivots).
 
 Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.report` format the results.
 """
@@ -425,6 +430,7 @@ class _Runner:
                     "audio_tokens_before": before,
                     "audio_tokens_after": records[b].audio_tokens_after if records is not None else before,
                     "prefill_ms": ms,
+                    "details": records[b].details if records is not None else {},
                 }
             )
         return rows
@@ -447,8 +453,9 @@ def summarize(predictions: Sequence[dict], settings: Sequence[Setting]) -> dict:
 
     Every row has ``task``, ``task_type`` (None where it spans several), ``method``, ``keep_ratio``, ``items``,
     ``tasks`` (how many tasks it averages), ``score``, ``percent_of_unpruned``, ``audio_tokens_before``,
-    ``audio_tokens_after``, ``prefill_ms`` and ``prefill_vs_unpruned``; task rows also ``metric`` (``accuracy``,
-    ``wer`` or ``mixed``), ``accuracy`` (mean over choice/exact items) and ``wer`` (mean over wer items).
+    ``audio_tokens_after``, ``prefill_ms``, ``prefill_vs_unpruned`` and ``routed_to_own_type``; task rows also
+    ``metric`` (``accuracy``, ``wer`` or ``mixed``), ``accuracy`` (mean over choice/exact items) and ``wer`` (mean
+    over wer items).
     """
     by_setting: dict[Setting, list[dict]] = {s: [] for s in settings}
     for row in predictions:
@@ -518,11 +525,19 @@ def _group(
 
 
 def _costs(rows: Sequence[dict]) -> dict:
+    routed = [r for r in rows if "task_mixture" in r.get("details", {})]
+    own = [float(_routed_to(r["details"]["task_mixture"]) == r["task_type"]) for r in routed]
     return {
         "audio_tokens_before": _mean([r["audio_tokens_before"] for r in rows]),
         "audio_tokens_after": _mean([r["audio_tokens_after"] for r in rows]),
         "prefill_ms": _mean([r["prefill_ms"] for r in rows]),
+        "routed_to_own_type": _mean(own),
     }
+
+
+def _routed_to(mixture: dict[str, float]) -> str:
+    """The task type a routed input leans to most."""
+    return max(mixture, key=mixture.__getitem__)
 
 
 def _add_relative(rows: list[dict], key: Callable[[dict], object]) -> None:

@@ -21,6 +21,10 @@ SCORE_NOTE = (
     "on the same items. Audio tokens and prefill ms are means per item; prefill is the thinker's first forward call "
     "inside generate (audio encoder + decoder + LM head)."
 )
+ROUTING_NOTE = (
+    "Percent of items whose routed task mixture (headrouter, task=auto) leans most to the item's own task type; "
+    "meaningful when the head table was calibrated on the items' task types."
+)
 
 
 # ---------------------------------------------------------------------- markdown
@@ -58,6 +62,9 @@ def format_markdown(results: dict) -> str:
             percent_table(row_set),
             "",
         ]
+    routed = [r for r in results["overall"] + results["families"] if r.get("routed_to_own_type") is not None]
+    if routed:
+        lines += ["## Routing", "", ROUTING_NOTE, "", routing_table(routed), ""]
     lines += ["## Per task family", "", detail_table(results["overall"] + results["families"], family=True), ""]
     lines += ["## Per task", "", detail_table(results["tasks"], family=False), ""]
     if results["skipped"]:
@@ -76,6 +83,17 @@ def percent_table(rows: Sequence[dict]) -> str:
         [m] + [_num(cell[m, k]["percent_of_unpruned"], ".1f") if (m, k) in cell else "" for k in keeps] for m in methods
     ]
     return _markdown(["method"] + [f"keep {ratio(k)}" for k in keeps], body)
+
+
+def routing_table(rows: Sequence[dict]) -> str:
+    """Task families x (method, keep ratio): the percent of items routed to their own task type."""
+    settings = list(dict.fromkeys((r["method"], r["keep_ratio"]) for r in rows))
+    names = list(dict.fromkeys(r["task_type"] or "overall" for r in rows))
+    cell = {(r["task_type"] or "overall", r["method"], r["keep_ratio"]): r["routed_to_own_type"] for r in rows}
+    body = [
+        [name] + [_num(100 * cell[(name, *s)], ".1f") if (name, *s) in cell else "" for s in settings] for name in names
+    ]
+    return _markdown(["family"] + [f"{m} {ratio(k)}" for m, k in settings], body)
 
 
 def detail_table(rows: Sequence[dict], family: bool) -> str:
