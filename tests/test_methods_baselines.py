@@ -12,7 +12,7 @@ from torch import nn
 
 import headrouter
 from headrouter import tiny
-from headrouter.adapters import adapter_for
+from headrouter.adapters import ModelAdapter, adapter_for
 from headrouter.methods import DART, ScoringContext, SegmentTopK
 from headrouter.methods.segment import segment_quotas
 
@@ -225,6 +225,8 @@ class _Layer(nn.Module):
 
 
 class _Adapter:
+    key_projection = ModelAdapter.key_projection
+
     def __init__(self) -> None:
         self.layers = nn.ModuleList([_Layer() for _ in range(3)])
 
@@ -234,12 +236,10 @@ class _Adapter:
 
 def test_dart_by_hand_with_key_norms():
     method = DART(audio_pivots=1, text_pivots=1)
-    with pytest.raises(RuntimeError, match="bound"):
+    with pytest.raises(ValueError, match="project_keys"):
         method.select(dart_context(), torch.tensor([4]))
-    adapter = _Adapter()
-    method.bind(adapter, 2)
-    assert method._keys[1] is adapter.layers[2].self_attn.k_proj
     ctx = dart_context()
+    ctx.project_keys = _Adapter().key_projection(2)
     with torch.no_grad():
         keep = method.select(ctx, torch.tensor([4]))
     # key L1 = |h1| + 2|h2|: a0 0, a1 0.5, a2 0, a3 1, a4 0.7, a5 2, a6 0.6, a7 0.6; t0 6, t1 0.5
@@ -257,9 +257,32 @@ def test_dart_needs_key_modules_or_hidden_norms():
 
     adapter = _Adapter()
     adapter.layers[2] = Bare()
+    assert adapter.key_projection(2) is None and adapter.key_projection(1) is not None
     with pytest.raises(ValueError, match="pivot_norm='hidden'"):
         DART().bind(adapter, 2)
     DART(pivot_norm="hidden").bind(adapter, 2)  # needs nothing from the model
+    DART().bind(adapter, 1)
+
+
+def test_one_dart_object_serves_two_models(single):
+    """Methods keep no model state: wrapping a second model with the same DART object leaves the first one's
+    choice as a fresh object makes it."""
+    first, second = tiny.tiny_model(seed=1), tiny.tiny_model(seed=2)
+    shared = DART(audio_pivots=2, text_pivots=2)
+    kept = {}
+    for name, model, method in (("fresh", first, DART(audio_pivots=2, text_pivots=2)), ("shared", first, shared)):
+        headrouter.wrap(model, keep_ratio=0.3, method=method)
+        if name == "shared":
+            headrouter.wrap(second, keep_ratio=0.3, method=shared)
+        with torch.no_grad():
+            model(**single)
+        kept[name] = model.headrouter.records[0].kept_positions
+        headrouter.unwrap(model)
+    headrouter.unwrap(second)
+    with headrouter.pruning(second, keep_ratio=0.3, method=shared) as router, torch.no_grad():
+        second(**single)
+    assert kept["shared"] == kept["fresh"]
+    assert router.records[0].kept_positions != kept["fresh"]  # the two models do choose differently
 
 
 def test_dart_edge_cases():

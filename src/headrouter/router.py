@@ -81,6 +81,7 @@ class HeadRouter:
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
         self.method.bind(self.adapter, config.prune_layer)
+        self._project_keys = self.adapter.key_projection(config.prune_layer)
         self.model = model
         self.records: list[SampleRecord] = []
         self.kept_index: torch.Tensor | None = None
@@ -237,6 +238,7 @@ class HeadRouter:
                 query_mask=state.query_mask,
                 attention=state.attention,
                 details=[{} for _ in range(hidden_states.shape[0])],
+                project_keys=self._project_keys,
             )
             counts = keep_counts(state.audio_mask.sum(-1), self.keep_ratio)
             keep = self.method.select(ctx, counts)

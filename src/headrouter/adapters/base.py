@@ -7,6 +7,7 @@ handles, and say where the decoder layers, the audio placeholder id and the atte
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -57,6 +58,16 @@ class ModelAdapter(ABC):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Post-rotary queries of the rows ``query_index`` ``(B, H, Q, d)`` and keys of every row ``(B, H_kv, L, d)``,
         computed exactly as ``attention`` computes them from its (normed) input ``hidden_states``."""
+
+    def key_projection(self, index: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """Layer ``index``'s keys before rotary, ``(..., D) -> (..., H_kv * d)``: its input norm, then its attention's
+        key projection; None if the layer has no ``input_layernorm`` or its attention no ``k_proj``."""
+        layer = self.layers[index]
+        norm = getattr(layer, "input_layernorm", None)
+        project = getattr(self.attention(layer), "k_proj", None)
+        if not isinstance(norm, nn.Module) or not isinstance(project, nn.Module):
+            return None
+        return lambda states: project(norm(states))
 
     @property
     @abstractmethod

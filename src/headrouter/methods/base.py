@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -33,6 +34,9 @@ class ScoringContext:
     """``(B, H, Q, L)`` float32: softmax attention of each query token to every key at layer K-1, per head."""
     details: list[dict] = field(default_factory=list)
     """Per sample, anything the method wants in the router's records (e.g. a task mixture)."""
+    project_keys: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """Layer K's keys before rotary of hidden states ``(..., D)`` (its input norm, then its key projection); None
+    where the model's layer K has no such modules."""
 
     @property
     def last_query(self) -> torch.Tensor:
@@ -59,7 +63,8 @@ class ScoringMethod:
         raise NotImplementedError(f"{type(self).__name__} must implement score() or select()")
 
     def bind(self, adapter, prune_layer: int) -> None:
-        """Check the method fits the model (called at wrap time, before any model work); raise ``ValueError`` if not."""
+        """Check the method fits the model (called at wrap time, before any model work); raise ``ValueError`` if not.
+        Keep no state from it: one method object may serve several models."""
 
     def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` bool keep mask with every non-audio token and exactly ``counts[b]`` audio tokens in row b."""

@@ -8,12 +8,11 @@ made for audio are in docs/method.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .base import ScoringContext, ScoringMethod, register_method
 
@@ -37,7 +36,6 @@ class DART(ScoringMethod):
     audio_pivots: int = 4
     text_pivots: int = 4
     pivot_norm: Literal["key", "hidden"] = "key"
-    _keys: tuple[nn.Module, nn.Module] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for setting, low in (("audio_pivots", 1), ("text_pivots", 0)):
@@ -48,17 +46,11 @@ class DART(ScoringMethod):
             raise ValueError(f"pivot_norm must be one of {_NORMS}, got {self.pivot_norm!r}")
 
     def bind(self, adapter, prune_layer: int) -> None:
-        if self.pivot_norm != "key":
-            return
-        layer = adapter.layers[prune_layer]
-        norm = getattr(layer, "input_layernorm", None)
-        project = getattr(adapter.attention(layer), "k_proj", None)
-        if not isinstance(norm, nn.Module) or not isinstance(project, nn.Module):
+        if self.pivot_norm == "key" and adapter.key_projection(prune_layer) is None:
             raise ValueError(
                 f"dart with pivot_norm='key' needs layer {prune_layer}'s input_layernorm and its attention's "
                 "k_proj; this model has no such modules: use pivot_norm='hidden'"
             )
-        self._keys = (norm, project)
 
     def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
         audio_mask = ctx.audio_mask
@@ -66,7 +58,7 @@ class DART(ScoringMethod):
         positions = torch.arange(seq, device=audio_mask.device).expand(batch, seq)
         last_audio = torch.where(audio_mask, positions, -1).amax(-1, keepdim=True)
         text_mask = ctx.attention_mask & ~audio_mask & (positions > last_audio) & (last_audio >= 0)
-        norms = self._norms(ctx.hidden_states, audio_mask | text_mask)
+        norms = self._norms(ctx, audio_mask | text_mask)
 
         keep = ~audio_mask
         for row in range(batch):
@@ -87,15 +79,14 @@ class DART(ScoringMethod):
                 ctx.details[row]["text_pivots"] = sorted(text[text_pivots].tolist())
         return keep
 
-    def _norms(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _norms(self, ctx: ScoringContext, mask: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` float32 L1 norm of the pivot feature (keys or hidden states) at the ``mask`` positions, else 0."""
-        states = hidden[mask]
+        states = ctx.hidden_states[mask]
         if self.pivot_norm == "key":
-            if self._keys is None:
-                raise RuntimeError("dart with pivot_norm='key' must be bound to a model first (headrouter.wrap does)")
-            norm, project = self._keys
-            states = project(norm(states))
-        norms = torch.zeros(mask.shape, dtype=torch.float32, device=hidden.device)
+            if ctx.project_keys is None:
+                raise ValueError("dart with pivot_norm='key' needs ctx.project_keys (layer K's key projection)")
+            states = ctx.project_keys(states)
+        norms = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
         norms[mask] = states.float().abs().sum(-1)
         return norms
 
