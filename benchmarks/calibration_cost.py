@@ -23,8 +23,9 @@ from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
 import headrouter
 from headrouter import bench, tiny
-from headrouter.calibration import CalibrationSample, processor_inputs
+from headrouter.calibration import CalibrationSample
 from headrouter.demo import describe_machine
+from headrouter.inputs import processor_inputs
 
 
 def build(layers: int, dtype: str):

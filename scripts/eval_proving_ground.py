@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from headrouter.calibration import processor_inputs
+from headrouter.inputs import processor_inputs
 from headrouter.loading import load_model, load_processor
 from headrouter.tasks.generator import TASKS, make_example
 from headrouter.tasks.items import format_prompt, score

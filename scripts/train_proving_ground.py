@@ -37,7 +37,7 @@ from transformers import (
 )
 
 from headrouter import tiny
-from headrouter.calibration import processor_inputs
+from headrouter.inputs import processor_inputs
 from headrouter.tasks.generator import DIGIT_WORDS, KEYWORDS, TASKS, make_example
 from headrouter.tasks.items import format_prompt
 

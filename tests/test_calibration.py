@@ -13,7 +13,8 @@ import torch
 
 import headrouter
 from headrouter import cli, stats, tiny
-from headrouter.calibration import CalibrationSample, load_samples, processor_inputs
+from headrouter.calibration import CalibrationSample, load_samples
+from headrouter.inputs import processor_inputs
 from headrouter.tasks.items import Item, write_items
 
 RATE = tiny.SAMPLE_RATE
@@ -43,22 +44,44 @@ def mixed_samples():
     ]
 
 
-def test_profiles_equal_statistics_of_eager_attentions(models, processor):
-    model = models["eager"]
-    sample = mixed_samples()[0]
-    table = headrouter.calibrate(model, processor, [sample], tasks=["acoustic"], progress=False)
-    inputs = processor_inputs(processor, sample.audio, sample.prompt)
+def eager_profiles(model, inputs) -> list[torch.Tensor]:
+    """Per layer, the behaviour statistics of the eager attention rows of the text after the audio."""
     with torch.no_grad():
         attentions = model(**inputs, output_attentions=True).attentions
     ids = inputs["input_ids"][0]
     audio = ids == tiny.AUDIO_TOKEN
     last_audio = int(audio.nonzero().max())
     queries = torch.arange(last_audio + 1, ids.numel())  # the text after the audio, the last token included
-    for layer, weights in enumerate(attentions):
-        rows = weights[:, :, queries].double()  # (1, H, Q, L)
-        expected = stats.behaviour(rows, audio[None], torch.ones(1, queries.numel(), dtype=torch.bool))[0]
-        assert torch.allclose(table.profiles["acoustic"][layer].double(), expected, atol=1e-5), layer
+    return [
+        stats.behaviour(weights[:, :, queries].double(), audio[None], torch.ones(1, queries.numel(), dtype=torch.bool))[
+            0
+        ]
+        for weights in attentions
+    ]
+
+
+def test_profiles_equal_statistics_of_eager_attentions(models, processor):
+    model = models["eager"]
+    sample = mixed_samples()[0]
+    table = headrouter.calibrate(model, processor, [sample], tasks=["acoustic"], progress=False)
+    expected = eager_profiles(model, processor_inputs(processor, sample.audio, sample.prompt))
+    for layer, profile in enumerate(expected):
+        assert torch.allclose(table.profiles["acoustic"][layer].double(), profile, atol=1e-5), layer
     assert table.meta["calibration_counts"] == {"acoustic": 1}
+
+
+@pytest.mark.parametrize("truncate", [False, True])
+def test_long_audio_is_heard_whole_unless_truncated(models, processor, truncate):
+    model = models["eager"]
+    sample = CalibrationSample(chirp(32.0), "Transcribe the speech.", "semantic", RATE)  # > chunk_length (30 s)
+    table = headrouter.calibrate(
+        model, processor, [sample], tasks=["semantic"], truncate_audio=truncate, progress=False
+    )
+    inputs = processor_inputs(processor, sample.audio, sample.prompt, truncate_audio=truncate)
+    assert int((inputs["input_ids"] == tiny.AUDIO_TOKEN).sum()) == (750 if truncate else 800)
+    for layer, profile in enumerate(eager_profiles(model, inputs)):
+        assert torch.allclose(table.profiles["semantic"][layer].double(), profile, atol=1e-5), layer
+    assert table.meta["settings"]["truncate_audio"] is truncate
 
 
 def test_calibrate_save_load_wrap_generate(models, processor, tmp_path):

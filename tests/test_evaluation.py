@@ -14,8 +14,8 @@ import torch
 
 import headrouter
 from headrouter import tiny
-from headrouter.calibration import processor_inputs
-from headrouter.evaluation import UNPRUNED, build_inputs, evaluate, item_score, load_items
+from headrouter.evaluation import UNPRUNED, evaluate, item_score, load_items
+from headrouter.inputs import build_inputs, processor_inputs
 from headrouter.report import format_markdown, write_report
 from headrouter.tasks.items import Item, score, word_error_rate, write_items
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import headrouter
-from headrouter.calibration import processor_inputs
+from headrouter.inputs import processor_inputs
 from headrouter.loading import load_model, load_processor
 from headrouter.table import HeadTable, config_hash
 from headrouter.tasks import format_prompt, read_items, score

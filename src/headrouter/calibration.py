@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from . import stats
 from .adapters import ModelAdapter, adapter_for
 from .capture import attention_rows, query_positions
+from .inputs import processor_inputs
 from .table import HeadTable
 
 logger = logging.getLogger("headrouter")
@@ -83,18 +84,6 @@ def load_audio(sample: CalibrationSample, sampling_rate: int) -> np.ndarray:
         return wav
     wav, _ = librosa.load(str(sample.audio), sr=sampling_rate, mono=True)
     return wav
-
-
-def processor_inputs(processor, wav: np.ndarray, prompt: str, system_prompt: str | None = None):
-    """Model inputs for one audio + prompt through the processor's own chat template."""
-    conversation = (
-        [] if system_prompt is None else [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}]
-    )
-    conversation.append(
-        {"role": "user", "content": [{"type": "audio", "audio": wav}, {"type": "text", "text": prompt}]}
-    )
-    text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-    return processor(text=[text], audio=[wav], return_tensors="pt", padding=True)
 
 
 class HeadStatistics:
@@ -225,13 +214,16 @@ def calibrate(
     bins: int = 16,
     coverage: float = 0.8,
     system_prompt: str | None = None,
+    truncate_audio: bool = False,
     progress: bool = True,
 ) -> HeadTable:
     """Profile ``model``'s heads on ``samples`` and return a :class:`HeadTable` with one entry per task type.
 
     ``tasks`` declares the task types (any names; ``semantic`` and ``acoustic`` by default): every sample
     must have one of them and every one needs at least one usable sample. A sample whose audio cannot be
-    loaded or decoded is logged by path and skipped; the table's metadata counts them.
+    loaded or decoded is logged by path and skipped; the table's metadata counts them. Audio is heard whole, as
+    evaluation hears it, unless ``truncate_audio`` (cut at the feature extractor's ``chunk_length``, as the
+    processor does by default): the positional prior should come from the lengths the table will see.
     """
     samples = list(samples)
     tasks = list(tasks)
@@ -259,7 +251,8 @@ def calibrate(
         for sample in tqdm(samples, desc="calibrating", unit="sample", disable=not progress):
             try:
                 wav = load_audio(sample, rate)
-                inputs = processor_inputs(processor, wav, sample.prompt, system_prompt).to(forward.device)
+                inputs = processor_inputs(processor, wav, sample.prompt, system_prompt, truncate_audio=truncate_audio)
+                inputs = inputs.to(forward.device)
             except Exception as error:  # a file that fails to load or decode must not stop the run
                 failed += 1
                 logger.warning("calibration: skipping %s: %s: %s", sample.name, type(error).__name__, error)
@@ -284,6 +277,6 @@ def calibrate(
         config,
         counts,
         failed,
-        {"bins": bins, "coverage": coverage, "system_prompt": system_prompt},
+        {"bins": bins, "coverage": coverage, "system_prompt": system_prompt, "truncate_audio": truncate_audio},
     )
     return statistics.to_table(tasks, coverage, meta)

@@ -35,6 +35,10 @@ from .report import setting_name
 
 EVAL_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
 EVAL_MAX_NEW_TOKENS = 16
+TRUNCATE_HELP = (
+    "cut audio at the feature extractor's chunk_length (30 s for Whisper's), as the processor does by default; "
+    "without it every clip is heard whole"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,12 +137,7 @@ def _add_eval(commands) -> None:
     )
     evaluate.add_argument("--dtype", default="auto", help="model dtype (default: the checkpoint's)")
     evaluate.add_argument("--system-prompt", help="a system turn before each question (default: none)")
-    evaluate.add_argument(
-        "--truncate-audio",
-        action="store_true",
-        help="cut audio at the feature extractor's chunk_length (30 s for Whisper's), as the processor does by "
-        "default; without it every clip is heard whole",
-    )
+    evaluate.add_argument("--truncate-audio", action="store_true", help=TRUNCATE_HELP)
     evaluate.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     evaluate.add_argument("--no-plot", action="store_true", help="skip the plot")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -213,6 +212,7 @@ def _add_calibrate(commands) -> None:
         "--coverage", type=_share, default=0.8, help="share of importance the kept heads hold, (0, 1] (default 0.8)"
     )
     calibrate.add_argument("--dtype", default="auto", help="model dtype (default: the checkpoint's)")
+    calibrate.add_argument("--truncate-audio", action="store_true", help=TRUNCATE_HELP)
     calibrate.set_defaults(run=_calibrate)
 
 
@@ -474,7 +474,15 @@ def _calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     samples = load_samples(args.data)
     model = load_model(args.model, dtype=args.dtype)
     processor = load_processor(args.model)
-    table = calibrate(model, processor, samples, tasks=args.tasks, bins=args.bins, coverage=args.coverage)
+    table = calibrate(
+        model,
+        processor,
+        samples,
+        tasks=args.tasks,
+        bins=args.bins,
+        coverage=args.coverage,
+        truncate_audio=args.truncate_audio,
+    )
     out = table.save_pretrained(args.out)
     counts = ", ".join(f"{task}: {n}" for task, n in table.meta["calibration_counts"].items())
     print(f"calibrated on {counts} ({table.meta['failed_samples']} failed); table written to {out}")

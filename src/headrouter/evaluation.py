@@ -48,6 +48,7 @@ from tqdm.auto import tqdm
 from .adapters import adapter_for
 from .api import pruning
 from .config import DEFAULT_PRUNE_LAYER
+from .inputs import build_inputs
 from .methods import ScoringMethod, get_method
 from .router import HeadRouter
 from .table import HeadTable
@@ -105,43 +106,6 @@ def load_wav(path: str | Path, sampling_rate: int) -> np.ndarray:
     if wav.size == 0:
         raise ValueError("the audio file holds no samples")
     return wav
-
-
-def build_inputs(
-    processor,
-    wavs: Sequence[np.ndarray],
-    prompts: Sequence[str],
-    *,
-    system_prompt: str | None = None,
-    truncate_audio: bool = False,
-):
-    """Left-padded model inputs for a batch of (audio, prompt), each through the processor's chat template.
-
-    The conversation is :func:`headrouter.calibration.processor_inputs`'s: an optional system turn, then a user
-    turn of the audio and the prompt. Unlike that function (and the processor's default), audio longer than the
-    feature extractor's ``chunk_length`` (30 s for Whisper's) is kept whole unless ``truncate_audio``.
-    """
-    texts = []
-    for wav, prompt in zip(wavs, prompts, strict=True):
-        conversation = (
-            [] if system_prompt is None else [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}]
-        )
-        conversation.append(
-            {"role": "user", "content": [{"type": "audio", "audio": wav}, {"type": "text", "text": prompt}]}
-        )
-        texts.append(processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False))
-    audio_kwargs = {} if truncate_audio else {"truncation": False, "max_length": max(w.size for w in wavs)}
-    extractor = processor.feature_extractor
-    if not truncate_audio and audio_kwargs["max_length"] <= extractor.n_samples:
-        audio_kwargs = {}  # the default already keeps it all: identical to processor_inputs
-    return processor(
-        text=texts,
-        audio=list(wavs),
-        return_tensors="pt",
-        padding=True,
-        text_kwargs={"padding_side": "left"},
-        audio_kwargs=audio_kwargs,
-    )
 
 
 class PrefillClock:
