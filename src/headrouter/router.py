@@ -133,7 +133,8 @@ class HeadRouter:
 
     def _on_entry(self, module, args, kwargs):
         input_ids = kwargs.get("input_ids", args[0] if args else None)
-        cache = kwargs.get("past_key_values")
+        # transformers 5.24 renamed the cache argument from ``past_key_values`` to ``cache``; 5.23 uses the old name
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
         padding = kwargs.get("attention_mask")
         if getattr(cache, "is_compileable", False):
             raise TypeError(

@@ -42,11 +42,13 @@ def gather_layer_inputs(
 def pruned_attention_mask(config, hidden_states: torch.Tensor, padding_mask: torch.Tensor, cache, layer: int):
     """The mask layer ``layer`` and later need: causal over the packed layout, padding from ``padding_mask``
     ``(B, kv_len)`` (kept tokens, then tokens seen since prefill), sized on that layer's own cache."""
+    # The cache goes in by position: transformers 5.23 names it ``past_key_values``, 5.24 ``cache`` (and warns on
+    # the old name); the fourth place holds it in both.
     return create_causal_mask(
-        config=config,
-        inputs_embeds=hidden_states,
-        attention_mask=padding_mask,
-        past_key_values=cache,
+        config,
+        hidden_states,
+        padding_mask,
+        cache,
         position_ids=None,
         layer_idx=layer if cache is not None else None,
     )

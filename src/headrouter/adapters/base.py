@@ -26,7 +26,8 @@ class ModelAdapter(ABC):
     @property
     @abstractmethod
     def entry(self) -> nn.Module:
-        """The module whose forward receives ``input_ids``, ``attention_mask`` and ``past_key_values`` once per step,
+        """The module whose forward receives ``input_ids``, ``attention_mask`` and the cache (``cache``, or
+        ``past_key_values`` before transformers 5.24) once per step,
         before any encoder work (the engine reads audio positions there)."""
 
     @property
