@@ -338,6 +338,13 @@ def decode_seconds_per_token(model: nn.Module, inputs: dict, new_tokens: int) ->
     return statistics.median(steps)
 
 
+def output_cache(output):
+    """The cache a forward returned: ``output.cache`` from transformers 5.24 on (where ``past_key_values`` warns),
+    ``output.past_key_values`` before."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
 def cache_bytes(cache) -> int:
     """Bytes of all keys and values in a transformers cache (``DynamicCache``) or a legacy tuple cache."""
     layers = getattr(cache, "layers", None)
@@ -708,7 +715,7 @@ def _bench_length(model, adapter, shape, scorers, settings, n, itemsize, bar, no
             if router is not None:
                 cell.scoring.append(router.records[0].scoring_seconds)
             if run == 0:
-                cell.kv_bytes = cache_bytes(output.past_key_values)
+                cell.kv_bytes = cache_bytes(output_cache(output))
                 if router is not None:
                     cell.tokens_after = int(router.kept_index.shape[1])
                     cell.audio_tokens_after = router.records[0].audio_tokens_after
