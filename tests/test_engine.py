@@ -9,6 +9,7 @@ from reference import keep_mask_from_router, masked_reference
 
 import headrouter
 from headrouter import tiny
+from headrouter.bench import output_cache
 from headrouter.methods import ScoringMethod
 
 STEPS = 8
@@ -139,7 +140,7 @@ def test_kv_cache_holds_only_kept_tokens(model):
     headrouter.wrap(model, keep_ratio=0.3, prune_layer=2)
     with torch.no_grad():
         out = model(**batch, use_cache=True)
-    cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values  # transformers 5.24 / 5.23
+    cache = output_cache(out)
     width = model.headrouter.kept_index.shape[1]
     seq = batch["input_ids"].shape[1]
     assert [cache.get_seq_length(i) for i in range(len(cache.layers))] == [seq, seq, width, width]
