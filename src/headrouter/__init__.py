@@ -3,34 +3,64 @@
 >>> import headrouter
 >>> model = headrouter.wrap(model, keep_ratio=0.7)        # a Qwen2.5-Omni model
 >>> out = model.generate(**inputs, max_new_tokens=64)      # same API, fewer audio tokens inside
+
+The public names are imported on first use, so ``import headrouter`` and ``headrouter --version`` stay fast: torch
+and transformers' model code load only when a name that needs them is touched.
 """
 
-from .adapters import ModelAdapter, supported_models
-from .api import pruning, unwrap, wrap
-from .calibration import CalibrationSample, calibrate, load_samples
-from .config import PruningConfig
-from .methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method
-from .router import HeadRouter, SampleRecord
-from .table import HeadTable
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CalibrationSample",
-    "HeadTable",
-    "HeadRouter",
-    "ModelAdapter",
-    "PruningConfig",
-    "SampleRecord",
-    "ScoringContext",
-    "ScoringMethod",
-    "available_methods",
-    "calibrate",
-    "get_method",
-    "load_samples",
-    "pruning",
-    "register_method",
-    "supported_models",
-    "unwrap",
-    "wrap",
-]
+_EXPORTS = {
+    "CalibrationSample": "calibration",
+    "HeadTable": "table",
+    "HeadRouter": "router",
+    "ModelAdapter": "adapters",
+    "PruningConfig": "config",
+    "SampleRecord": "router",
+    "ScoringContext": "methods",
+    "ScoringMethod": "methods",
+    "available_methods": "methods",
+    "calibrate": "calibration",
+    "get_method": "methods",
+    "load_samples": "calibration",
+    "pruning": "api",
+    "register_method": "methods",
+    "supported_models": "adapters",
+    "unwrap": "api",
+    "wrap": "api",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Import a public name (or a submodule, e.g. ``headrouter.tiny``) the first time it is used."""
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    try:
+        return import_module(f".{name}", __name__)
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from .adapters import ModelAdapter, supported_models
+    from .api import pruning, unwrap, wrap
+    from .calibration import CalibrationSample, calibrate, load_samples
+    from .config import PruningConfig
+    from .methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method
+    from .router import HeadRouter, SampleRecord
+    from .table import HeadTable
