@@ -13,7 +13,10 @@ from headrouter import tiny
 
 
 def hook_count(model) -> int:
-    return sum(len(m._forward_pre_hooks) + len(m._forward_hooks) for m in model.modules())
+    """headrouter's hooks on ``model``: those bound to a HeadRouter. transformers installs hooks of its own (e.g. an
+    eager ``output_attentions=True`` call in 5.25 leaves some), which say nothing about wrapping."""
+    hooks = [h for m in model.modules() for h in (*m._forward_pre_hooks.values(), *m._forward_hooks.values())]
+    return sum(isinstance(getattr(h, "__self__", None), headrouter.HeadRouter) for h in hooks)
 
 
 def logits(model, inputs):
