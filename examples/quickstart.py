@@ -8,6 +8,13 @@ thinker and 60 s of synthetic audio (its "answers" are random token ids):
 With a real local checkpoint and an audio file (nothing is downloaded: the checkpoint must be on disk):
 
     python examples/quickstart.py --model /path/to/Qwen2.5-Omni-7B --audio talk.wav --prompt "Summarise the talk."
+
+A thinker checkpoint works too, such as the small model shipped with headrouter (it answers only the questions it
+was trained on, docs/proving_ground.md):
+
+    python examples/quickstart.py --model src/headrouter/assets/proving_ground \
+        --audio src/headrouter/assets/demo/clips/digit_string-000000.wav \
+        --prompt "Transcribe the spoken digits, separated by spaces."
 """
 
 from __future__ import annotations
@@ -95,30 +102,18 @@ def tiny_quickstart(keep: float, method: str, max_new_tokens: int, runs: int) ->
 
 def real_quickstart(path: str, audio: str, prompt: str, keep: float, method: str, max_new_tokens: int, runs: int):
     import librosa
-    from transformers import Qwen2_5OmniProcessor
 
-    model = load_model(path)
-    processor = Qwen2_5OmniProcessor.from_pretrained(path, local_files_only=True)
+    from headrouter.inputs import processor_inputs
+    from headrouter.loading import load_model, load_processor
 
-    extractor = processor.feature_extractor
-    wav, _ = librosa.load(audio, sr=extractor.sampling_rate)
-    if len(wav) > extractor.n_samples:  # Whisper's feature extractor truncates by default
-        print(f"note: the processor keeps the first {extractor.n_samples / extractor.sampling_rate:g} s of the audio")
-    conversation = [
-        {
-            "role": "system",
-            "content": [
-                {
-                    "type": "text",
-                    "text": "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
-                    "perceiving auditory and visual inputs, as well as generating text and speech.",
-                }
-            ],
-        },
-        {"role": "user", "content": [{"type": "audio", "audio": audio}, {"type": "text", "text": prompt}]},
-    ]
-    text = processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-    inputs = processor(text=text, audio=[wav], return_tensors="pt", padding=True).to(model.device)
+    # the class config.json names: the full model (with its talker: transformers' generate reads it even for
+    # text output) or the thinker alone; local files only
+    model = load_model(path).to("cuda" if torch.cuda.is_available() else "cpu")
+    processor = load_processor(path)  # Qwen2_5OmniProcessor, also without torchvision (then it refuses videos)
+
+    wav, _ = librosa.load(audio, sr=processor.feature_extractor.sampling_rate)
+    # the processor's chat template; unlike a plain processor call, audio longer than chunk_length is kept whole
+    inputs = processor_inputs(processor, wav, prompt, QWEN_SYSTEM_PROMPT).to(model.device)
 
     plain = answer(model, processor, inputs, max_new_tokens)
     plain_ms = median_ms(model, inputs, runs)
@@ -129,7 +124,7 @@ def real_quickstart(path: str, audio: str, prompt: str, keep: float, method: str
     pruned_ms = median_ms(model, inputs, runs)
     headrouter.unwrap(model)
 
-    print(f"audio: {len(wav) / extractor.sampling_rate:.1f} s; prompt: {prompt!r}\n")
+    print(f"audio: {len(wav) / processor.feature_extractor.sampling_rate:.1f} s; prompt: {prompt!r}\n")
     print(f"unpruned ({record.audio_tokens_before} audio tokens, prefill {plain_ms:.0f} ms):\n  {plain}\n")
     print(
         f"{method}, keep {keep} ({record.audio_tokens_before} -> {record.audio_tokens_after} audio tokens from layer "
@@ -137,22 +132,10 @@ def real_quickstart(path: str, audio: str, prompt: str, keep: float, method: str
     )
 
 
-def load_model(path: str) -> torch.nn.Module:
-    """The full model or the thinker alone, as the checkpoint's config says; text output only."""
-    from transformers import (
-        AutoConfig,
-        Qwen2_5OmniForConditionalGeneration,
-        Qwen2_5OmniThinkerForConditionalGeneration,
-    )
-
-    architectures = AutoConfig.from_pretrained(path, local_files_only=True).architectures or []
-    if "Qwen2_5OmniThinkerForConditionalGeneration" in architectures:
-        model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(path, local_files_only=True, dtype="auto")
-    else:
-        # keep its talker: transformers' generate reads it even for text output (generation_mode="text")
-        model = Qwen2_5OmniForConditionalGeneration.from_pretrained(path, local_files_only=True, dtype="auto")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return model.to(device).eval()
+QWEN_SYSTEM_PROMPT = (
+    "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving auditory and "
+    "visual inputs, as well as generating text and speech."
+)
 
 
 def answer(model, processor, inputs, max_new_tokens: int) -> str:
