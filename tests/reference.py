@@ -26,7 +26,13 @@ def masked_reference(model, keep: torch.Tensor, layer: int):
     state = {}
 
     def on_entry(module, args, kwargs):
-        state["padding"] = kwargs["attention_mask"].bool()
+        padding = kwargs.get("attention_mask")
+        if padding is None:  # no padding: every token of the cache and of this call is real
+            cache = kwargs.get("cache", kwargs.get("past_key_values"))
+            past = cache.get_seq_length() if cache is not None else 0
+            ids = kwargs.get("input_ids", args[0] if args else None)
+            padding = torch.ones(ids.shape[0], past + ids.shape[1], dtype=torch.bool)
+        state["padding"] = padding.bool()
 
     def on_layer(module, args, kwargs):
         hidden = args[0]

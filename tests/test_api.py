@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import io
 import math
 
 import pytest
@@ -218,3 +220,39 @@ def test_batch_of_prompts_fixture_is_mixed():
     # guards the fixture other tests rely on: different audio lengths and one sample without audio
     inputs = tiny.encode(prompts_mixed())
     assert (inputs["input_ids"] == tiny.AUDIO_TOKEN).sum(-1).tolist() == [75, 50, 0]
+
+
+# ---------------------------------------------------------------- copies and pickles
+
+
+def test_a_deep_copy_of_a_wrapped_model_prunes_with_its_own_modules(models, batch):
+    """DART reads layer K's key projection: a copy whose keys differ must choose as a fresh wrap of it does."""
+    original = headrouter.wrap(copy.deepcopy(models["eager"]), keep_ratio=0.3, method="dart")
+    twin = copy.deepcopy(original)
+    assert twin.headrouter is not original.headrouter and twin.headrouter.model is twin
+    with torch.no_grad():
+        twin.model.language_model.layers[2].self_attn.k_proj.weight.mul_(-3.0).add_(0.5)
+    got = logits(twin, batch)
+    kept = [r.kept_positions for r in twin.headrouter.records]
+    headrouter.unwrap(twin)
+    assert hook_count(twin) == 0 and hook_count(original) > 0
+    headrouter.wrap(twin, keep_ratio=0.3, method="dart")
+    assert torch.equal(logits(twin, batch), got)
+    assert [r.kept_positions for r in twin.headrouter.records] == kept
+    logits(original, batch)
+    assert [r.kept_positions for r in original.headrouter.records] != kept  # the perturbation changed the choice
+
+
+@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+def test_torch_save_of_a_wrapped_model_round_trips(impl, batch):
+    # a fresh model: transformers' own hooks from an output_attentions=True call (other tests) do not pickle
+    model = headrouter.wrap(tiny.tiny_model(attn_implementation=impl), keep_ratio=0.3, method="random", seed=4)
+    expected = logits(model, batch)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert isinstance(loaded.headrouter, headrouter.HeadRouter) and loaded.headrouter.model is loaded
+    assert torch.equal(logits(loaded, batch), expected)
+    headrouter.unwrap(loaded)
+    assert hook_count(loaded) == 0 and hook_count(model) > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from conftest import prompts_mixed
@@ -186,3 +188,53 @@ def test_full_model_class(batch):
     assert [r.audio_tokens_before for r in records] == [75, 50, 0]
     assert [r.audio_tokens_after for r in records] == [23, 15, 0]
     assert pruned.shape == ref.shape
+
+
+def ending_in_audio(prompts):
+    """The prompts' inputs without their final token, so that each row's last real token is an audio token."""
+    inputs = tiny.encode(prompts)
+    return {**inputs, "input_ids": inputs["input_ids"][:, :-1], "attention_mask": inputs["attention_mask"][:, :-1]}
+
+
+@pytest.mark.parametrize("method", ["fastv", "random", "frame", "dart", "segment", "headrouter"])
+def test_a_last_audio_token_is_never_dropped(model, method):
+    prompts = [
+        tiny.audio_prompt([tiny.tone(2.0, seed=3)], [4, 0], seed=3),
+        tiny.audio_prompt([tiny.tone(1.2, seed=4), tiny.tone(0.8, seed=5)], [3, 5, 0], seed=4),
+    ]
+    inputs = ending_in_audio(prompts)
+    assert (inputs["input_ids"][:, -1] == tiny.AUDIO_TOKEN).all()
+    headrouter.wrap(model, keep_ratio=0.1, method=method)
+    pruned = logits(model, inputs)
+    router = model.headrouter
+    last = inputs["input_ids"].shape[1] - 1
+    assert (router.kept_index[:, -1] == last).all()
+    for record, row in zip(router.records, inputs["input_ids"] == tiny.AUDIO_TOKEN, strict=True):
+        assert last in record.kept_positions
+        assert record.audio_tokens_after == math.ceil(0.1 * int(row.sum()))  # the pinned token counts in the budget
+    keep = keep_mask_from_router(router, inputs["input_ids"].shape[1])
+    headrouter.unwrap(model)
+    with masked_reference(model, keep, 2):
+        full = logits(model, inputs)
+    assert torch.allclose(pruned[:, -1], full[:, -1], atol=1e-5)
+
+
+def test_labels_while_pruning_are_refused_before_any_model_work(model, batch):
+    headrouter.wrap(model, keep_ratio=0.5)
+    with pytest.raises(ValueError, match="labels.*kept_index"):
+        model(**batch, labels=batch["input_ids"])
+    assert model.headrouter.records == []  # refused before the entry module ran
+    text_only = tiny.encode([tiny.audio_prompt([], text_lengths=[9], seed=5)])
+    loss = model(**text_only, labels=text_only["input_ids"]).loss  # nothing to prune: a loss as usual
+    headrouter.unwrap(model)
+    assert torch.equal(loss, model(**text_only, labels=text_only["input_ids"]).loss)
+
+
+def test_speech_output_while_pruning_is_refused_before_the_thinker_runs(batch):
+    model = tiny.tiny_model(full=True)
+    headrouter.wrap(model, keep_ratio=0.5)
+    with pytest.raises(RuntimeError, match="generation_mode='text'"):
+        model.generate(**batch, thinker_max_new_tokens=2, talker_max_new_tokens=2)
+    assert model.headrouter.records == []
+    model.generate(**batch, generation_mode="text", thinker_max_new_tokens=2)  # text output is pruned as usual
+    assert model.headrouter.records[0].audio_tokens_after == math.ceil(0.5 * 75)

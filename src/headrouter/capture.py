@@ -11,6 +11,12 @@ from __future__ import annotations
 import torch
 
 
+def last_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` position of each row's last real token (-1 for a row of padding only)."""
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    return torch.where(attention_mask, positions, -1).amax(-1)
+
+
 def query_positions(
     audio_mask: torch.Tensor, attention_mask: torch.Tensor, mode: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,7 +28,7 @@ def query_positions(
     """
     batch, seq = audio_mask.shape
     positions = torch.arange(seq, device=audio_mask.device).expand(batch, seq)
-    last = torch.where(attention_mask, positions, -1).amax(-1)
+    last = last_positions(attention_mask)
     if mode == "last":
         return last[:, None], torch.ones(batch, 1, dtype=torch.bool, device=audio_mask.device)
     if mode != "after_audio":

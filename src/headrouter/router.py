@@ -2,10 +2,13 @@
 
 The patch surface is a handful of PyTorch forward pre-hooks, all removed by :meth:`HeadRouter.detach`:
 
+- on the model's forward module: refuse, before any work, a prefill that pruning would make wrong (``labels``;
+  what the adapter's family cannot prune);
 - on the model's entry module (sees ``input_ids`` and the padding mask once per forward): find audio
-  tokens at prefill, or extend the pruned layers' padding mask on a decode step;
+  tokens at prefill, or extend the pruned layers' padding mask on a later step of a pruned cache;
 - on layer K-1's attention (prefill only, and only if the method asks): capture attention rows;
-- on layer K: score, select and gather once per prefill; build the pruned layers' mask once per step;
+- on layer K: score, select and gather once per prefill, and record on the cache what continuing it needs
+  (:mod:`headrouter.cache`); build the pruned layers' mask once per step;
 - on every layer >= K: hand it the pruned mask, rotary embeddings and positions.
 
 Nothing else about the model changes: not its attention implementation, config or weights.
@@ -15,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from .adapters import ModelAdapter, adapter_for
-from .capture import attention_rows, query_positions
+from .cache import PrunedCacheState, cache_argument, mark_pruned, pruned_state, unmark
+from .capture import attention_rows, last_positions, query_positions
 from .config import PruningConfig
 from .methods import ScoringContext, ScoringMethod, get_method
 from .selection import check_keep_mask, keep_counts, pack_layout
@@ -39,13 +42,16 @@ class SampleRecord:
     audio_tokens_before: int
     audio_tokens_after: int
     kept_positions: list[int]
-    """Positions (in the input sequence) of the audio tokens that layers >= ``layer`` saw."""
+    """Positions (in the input sequence) of the audio tokens that layers >= ``layer`` saw. For audio that arrived
+    after prefill (a later turn, kept whole), positions count every token since the start of the conversation."""
     layer: int
     method: str
     scoring_seconds: float
     """Wall time of capture + scoring + selection for the whole batch this sample was in."""
     details: dict = field(default_factory=dict)
     """What the method reported for this sample (HeadRouter: the task mixture)."""
+    pruned: bool = True
+    """False for audio that arrived after prefill (a later turn): headrouter prunes at prefill only, so it was kept."""
 
 
 @dataclass
@@ -54,22 +60,14 @@ class _Pass:
 
     prefill: bool
     padding_mask: torch.Tensor  # (B, L) bool for prefill; (B, kv_len) of the pruned layers for a step
-    cache: object = None
+    cache_state: PrunedCacheState | None = None  # the pruned cache this forward continues or creates
     audio_mask: torch.Tensor | None = None
+    prunable: torch.Tensor | None = None  # audio tokens the method may drop: all but a row's last real token
     query_index: torch.Tensor | None = None
     query_mask: torch.Tensor | None = None
     attention: torch.Tensor | None = None
     scoring_seconds: float = 0.0
     layer_kwargs: dict = field(default_factory=dict)
-
-
-@dataclass
-class _Session:
-    """What later steps on the same cache need from the prefill that pruned it."""
-
-    padding_mask: torch.Tensor  # (B, L') kept tokens' padding mask, filler slots False
-    input_length: int
-    cache: weakref.ReferenceType | None
 
 
 class HeadRouter:
@@ -81,7 +79,6 @@ class HeadRouter:
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
         self.method.bind(self.adapter, config.prune_layer)
-        self._project_keys = self.adapter.key_projection(config.prune_layer)
         self.model = model
         self.records: list[SampleRecord] = []
         self.kept_index: torch.Tensor | None = None
@@ -90,7 +87,6 @@ class HeadRouter:
         """``(B, L')`` False for filler slots of rows that kept fewer tokens than the longest row."""
         self._handles: list = []
         self._pass: _Pass | None = None
-        self._session: _Session | None = None
 
     # ------------------------------------------------------------------ attach / detach
 
@@ -108,6 +104,7 @@ class HeadRouter:
             raise RuntimeError("this HeadRouter is already attached")
         adapter, k = self.adapter, self.prune_layer
         hook = nn.Module.register_forward_pre_hook
+        self._handles.append(hook(adapter.forward_module, self._on_call, with_kwargs=True))
         self._handles.append(hook(adapter.entry, self._on_entry, with_kwargs=True))
         self._handles.append(adapter.entry.register_forward_hook(self._on_exit, always_call=True))
         if self.method.queries is not None:
@@ -123,7 +120,7 @@ class HeadRouter:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        self._pass = self._session = None
+        self._pass = None
 
     @property
     def attached(self) -> bool:
@@ -131,10 +128,24 @@ class HeadRouter:
 
     # ------------------------------------------------------------------ hooks
 
+    def _on_call(self, module, args, kwargs):
+        cache = cache_argument(kwargs)
+        if cache is not None and cache.get_seq_length() > 0:
+            return  # a later step: nothing more to check
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        if input_ids is None or not bool((input_ids == self.adapter.audio_token_id).any()):
+            return  # nothing will be pruned
+        if kwargs.get("labels") is not None:
+            raise ValueError(
+                "headrouter cannot compute a loss from labels while pruning: the pruned forward's logits cover the "
+                "kept tokens only. Compute it from the logits over the kept slots (model.headrouter.kept_index maps "
+                "each slot to its input position, kept_valid marks real slots), or unwrap the model first"
+            )
+        self.adapter.check_call(kwargs)
+
     def _on_entry(self, module, args, kwargs):
         input_ids = kwargs.get("input_ids", args[0] if args else None)
-        # transformers 5.24 renamed the cache argument from ``past_key_values`` to ``cache``; 5.23 uses the old name
-        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        cache = cache_argument(kwargs)
         padding = kwargs.get("attention_mask")
         if getattr(cache, "is_compileable", False):
             raise TypeError(
@@ -145,16 +156,18 @@ class HeadRouter:
             raise TypeError("headrouter needs attention_mask as a 2-D (batch, seq) padding mask or None")
         past = cache.get_seq_length() if cache is not None else 0
         if past == 0:
-            self._begin_prefill(input_ids, kwargs.get("inputs_embeds"), padding, cache)
+            unmark(cache)  # an emptied cache that an earlier prefill pruned starts over
+            self._begin_prefill(input_ids, padding)
         else:
             length = input_ids.shape[1] if input_ids is not None else kwargs["inputs_embeds"].shape[1]
-            self._begin_step(padding, cache, past, length)
+            self._begin_step(input_ids, padding, cache, past, length)
 
     def _on_exit(self, module, args, output):
+        if self._pass is not None and self._pass.cache_state is not None:
+            self._pass.cache_state.open = False
         self._pass = None
 
-    def _begin_prefill(self, input_ids, inputs_embeds, padding, cache) -> None:
-        self._session = None
+    def _begin_prefill(self, input_ids, padding) -> None:
         if input_ids is None:
             raise ValueError(
                 "headrouter finds audio tokens in input_ids, but this call passed only inputs_embeds; pass input_ids "
@@ -168,26 +181,54 @@ class HeadRouter:
             self._pass = None
             self.records = [self._record(b, 0, [], 0.0) for b in range(input_ids.shape[0])]
             return
-        self._pass = _Pass(prefill=True, padding_mask=padding, cache=cache, audio_mask=audio)
+        # a row's last real token is never dropped: logits[:, -1] and decoding read its state
+        prunable = audio.clone()
+        prunable[torch.arange(audio.shape[0], device=audio.device), last_positions(padding)] = False
+        self._pass = _Pass(prefill=True, padding_mask=padding, audio_mask=audio, prunable=prunable)
         if self.method.queries is not None:
             self._pass.query_index, self._pass.query_mask = query_positions(audio, padding, self.method.queries)
 
-    def _begin_step(self, padding, cache, past: int, length: int) -> None:
-        session = self._session
-        if session is None or session.cache is None or session.cache() is not cache:
+    def _begin_step(self, input_ids, padding, cache, past: int, length: int) -> None:
+        self._pass = None
+        if input_ids is not None and length > 1:  # decode steps bring one token, never new audio
+            self._record_late_audio(input_ids, padding, past)
+        state = pruned_state(cache)
+        if state is None:
             if cache.get_seq_length(self.prune_layer) != past:
                 raise RuntimeError(
-                    "this cache was pruned by an earlier prefill that is no longer current; continue generation "
-                    "from the cache of the latest prefill, or start a new one"
+                    f"this cache's layers >= {self.prune_layer} hold fewer tokens than its first layers, but it "
+                    "carries no record of a headrouter prefill (was it rebuilt, e.g. from legacy tuples?); start "
+                    "again from the prompt"
                 )
-            self._pass = None  # an unpruned cache (no audio in its prefill): nothing to adjust
-            return
+            return  # an unpruned cache (no audio in its prefill): nothing to adjust
+        if state.prune_layer != self.prune_layer:
+            raise RuntimeError(
+                f"this cache was pruned at layer {state.prune_layer}, but the model now prunes at layer "
+                f"{self.prune_layer}; continue it with prune_layer={state.prune_layer}, or start again from the prompt"
+            )
         if padding is None:
             padding = torch.ones(
-                session.padding_mask.shape[0], past + length, dtype=torch.bool, device=session.padding_mask.device
+                state.padding_mask.shape[0], past + length, dtype=torch.bool, device=state.padding_mask.device
             )
-        new = padding[:, session.input_length :].to(session.padding_mask.device, torch.bool)
-        self._pass = _Pass(prefill=False, padding_mask=torch.cat([session.padding_mask, new], dim=-1), cache=cache)
+        new = padding[:, state.input_length :].to(state.padding_mask.device, torch.bool)
+        state.open = True
+        self._pass = _Pass(prefill=False, padding_mask=torch.cat([state.padding_mask, new], dim=-1), cache_state=state)
+
+    def _record_late_audio(self, input_ids, padding, past: int) -> None:
+        """Audio in a later turn is kept whole (pruning happens at prefill only): say so, and record it."""
+        audio = input_ids == self.adapter.audio_token_id
+        if padding is not None:
+            audio &= padding[:, -input_ids.shape[1] :].bool()
+        if not bool(audio.any()):
+            return
+        logger.warning(
+            "headrouter prunes audio at prefill only: the %s audio tokens of this later turn are kept whole",
+            audio.sum(-1).tolist(),
+        )
+        self.records = [
+            SampleRecord(b, len(kept), len(kept), kept, self.prune_layer, self.method.name, 0.0, pruned=False)
+            for b, kept in enumerate((row.nonzero().squeeze(-1) + past).tolist() for row in audio)
+        ]
 
     def _on_capture(self, module, args, kwargs):
         state = self._pass
@@ -212,7 +253,7 @@ class HeadRouter:
             hidden = args[0]
             state.layer_kwargs = {
                 "attention_mask": pruned_attention_mask(
-                    self.adapter.text_config, hidden, state.padding_mask, state.cache, self.prune_layer
+                    self.adapter.text_config, hidden, state.padding_mask, cache_argument(kwargs), self.prune_layer
                 )
             }
         kwargs.update(state.layer_kwargs)
@@ -231,7 +272,7 @@ class HeadRouter:
         start = time.perf_counter()
         with torch.no_grad():
             ctx = ScoringContext(
-                audio_mask=state.audio_mask,
+                audio_mask=state.prunable,
                 attention_mask=state.padding_mask,
                 hidden_states=hidden_states,
                 layer=self.prune_layer,
@@ -239,11 +280,12 @@ class HeadRouter:
                 query_mask=state.query_mask,
                 attention=state.attention,
                 details=[{} for _ in range(hidden_states.shape[0])],
-                project_keys=self._project_keys,
+                project_keys=self.adapter.key_projection(self.prune_layer),
             )
-            counts = keep_counts(state.audio_mask.sum(-1), self.keep_ratio)
+            pinned = (state.audio_mask & ~state.prunable).sum(-1)
+            counts = keep_counts(state.audio_mask.sum(-1), self.keep_ratio) - pinned
             keep = self.method.select(ctx, counts)
-            check_keep_mask(keep, state.audio_mask, counts, self.method.name)
+            check_keep_mask(keep, state.prunable, counts, self.method.name)
             index, valid = pack_layout(keep)
         state.scoring_seconds += time.perf_counter() - start
         state.attention = None
@@ -254,15 +296,15 @@ class HeadRouter:
             hidden_states, kwargs.get("position_embeddings"), kwargs.get("position_ids"), index
         )
         padding = torch.gather(state.padding_mask, 1, index) & valid
+        cache = cache_argument(kwargs)  # the cache this forward fills, also one transformers made inside it
         state.layer_kwargs = {
-            "attention_mask": pruned_attention_mask(
-                self.adapter.text_config, hidden, padding, state.cache, self.prune_layer
-            ),
+            "attention_mask": pruned_attention_mask(self.adapter.text_config, hidden, padding, cache, self.prune_layer),
             "position_embeddings": rotary,
             "position_ids": positions,
         }
-        cache = state.cache
-        self._session = _Session(padding, hidden_states.shape[1], weakref.ref(cache) if cache is not None else None)
+        if cache is not None:
+            state.cache_state = PrunedCacheState(padding, hidden_states.shape[1], self.prune_layer, open=True)
+            mark_pruned(cache, state.cache_state)
         self.kept_index, self.kept_valid = index, valid
         kept_audio = keep & state.audio_mask
         self.records = [
@@ -278,7 +320,7 @@ class HeadRouter:
         logger.debug(
             "pruned %s audio tokens to %s at layer %d with %s in %.2f ms",
             state.audio_mask.sum(-1).tolist(),
-            counts.tolist(),
+            (counts + pinned).tolist(),
             self.prune_layer,
             self.method.name,
             state.scoring_seconds * 1e3,

@@ -75,6 +75,11 @@ class ModelAdapter(ABC):
     def forward_module(self) -> nn.Module:
         """The module to call for a plain forward pass (logits) of the audio language model."""
 
+    def check_call(self, kwargs: dict) -> None:
+        """Raise for a call of ``forward_module`` (its keyword arguments) that pruning would make wrong in this
+        family; called before any model work, at a prefill that has audio to prune. Accepts everything by default."""
+        return None
+
     @property
     def num_layers(self) -> int:
         return len(self.layers)

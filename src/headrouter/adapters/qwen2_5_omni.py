@@ -33,6 +33,16 @@ class Qwen2_5OmniAdapter(ModelAdapter):
     def forward_module(self) -> nn.Module:
         return self.thinker
 
+    def check_call(self, kwargs: dict) -> None:
+        # the full model's speech output asks the thinker for hidden states, and feeds those of every prompt token
+        # to the talker: pruned layers have fewer
+        if kwargs.get("output_hidden_states") and getattr(self.model, "has_talker", False):
+            raise RuntimeError(
+                "headrouter cannot prune for speech output: the talker reads the thinker's hidden states of every "
+                "prompt token, and pruning shortens them. Generate text with generation_mode='text', disable the "
+                "talker (model.disable_talker()), or unwrap the model"
+            )
+
     @property
     def layers(self) -> nn.ModuleList:
         return self.thinker.model.language_model.layers
