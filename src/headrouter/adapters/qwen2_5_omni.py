@@ -38,9 +38,10 @@ class Qwen2_5OmniAdapter(ModelAdapter):
         # to the talker: pruned layers have fewer
         if kwargs.get("output_hidden_states") and getattr(self.model, "has_talker", False):
             raise RuntimeError(
-                "headrouter cannot prune for speech output: the talker reads the thinker's hidden states of every "
-                "prompt token, and pruning shortens them. Generate text with generation_mode='text', disable the "
-                "talker (model.disable_talker()), or unwrap the model"
+                "headrouter cannot prune for speech output: a Qwen2.5-Omni model with a talker asks its thinker for "
+                "output_hidden_states and feeds the talker those of every prompt token, which pruning shortens. "
+                "Generate text with generation_mode='text', disable the talker (model.disable_talker()), or unwrap "
+                "the model"
             )
 
     @property
