@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from conftest import prompts_mixed
@@ -105,3 +106,70 @@ def test_register_method_requires_a_name():
 
     with pytest.raises(ValueError, match="non-empty class attribute `name`"):
         headrouter.register_method(Nameless)
+
+
+@pytest.mark.parametrize(
+    ("seed", "error", "message"),
+    [
+        ("a", TypeError, "seed must be an int, got str 'a'"),
+        (True, TypeError, "seed must be an int, got bool True"),
+        (1.5, TypeError, "seed must be an int, got float 1.5"),
+        (
+            2**64,
+            ValueError,
+            "seed must be an int from -2**63 to 2**64 - 1 (torch's seed range), got 18446744073709551616",
+        ),
+    ],
+)
+def test_random_seed_is_checked_at_wrap_time(models, seed, error, message):
+    model = models["sdpa"]
+    with pytest.raises(error) as raised:
+        headrouter.wrap(model, method="random", seed=seed)
+    assert str(raised.value) == message
+    assert not hasattr(model, "headrouter")  # refused before anything was attached
+    assert headrouter.get_method("random", seed=np.int64(3)).seed == 3  # numpy ints are ints
+
+
+def test_a_taken_name_is_refused_and_the_same_class_is_not(monkeypatch):
+    from headrouter.methods import FastV, base
+
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))  # whatever happens here stays here
+
+    class Impostor(headrouter.ScoringMethod):
+        name = "fastv"
+
+    with pytest.raises(ValueError) as raised:
+        headrouter.register_method(Impostor)
+    assert str(raised.value) == (
+        "method name 'fastv' is already registered by headrouter.methods.fastv.FastV; "
+        f"give {Impostor.__module__}.{Impostor.__qualname__} another `name`"
+    )
+    assert type(headrouter.get_method("fastv")) is FastV
+    assert headrouter.register_method(FastV) is FastV  # the same class again: fine, nothing changes
+
+    class Custom(headrouter.ScoringMethod):
+        name = "custom-test"
+
+    headrouter.register_method(Custom)
+    assert headrouter.register_method(Custom) is Custom and "custom-test" in headrouter.available_methods()
+
+
+@pytest.mark.parametrize(
+    ("method", "settings", "message"),
+    [
+        ("fastv", {"sed": 3}, "unknown setting(s) sed for method 'fastv'; fastv takes no settings"),
+        ("random", {"sed": 3}, "unknown setting(s) sed for method 'random'; random takes: seed"),
+        (
+            "segment",
+            {"inner": "fastv", "_scorer": None, "segmnets": 2},
+            "unknown setting(s) _scorer, segmnets for method 'segment'; segment takes: segments, inner",
+        ),
+    ],
+)
+def test_unknown_settings_list_the_valid_ones(models, method, settings, message):
+    with pytest.raises(TypeError) as raised:
+        headrouter.get_method(method, **settings)
+    assert str(raised.value) == message
+    with pytest.raises(TypeError) as raised:
+        headrouter.wrap(models["sdpa"], method=method, **settings)
+    assert str(raised.value) == message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -87,11 +88,26 @@ _REGISTRY: dict[str, type[ScoringMethod]] = {}
 
 
 def register_method(cls: type[ScoringMethod]) -> type[ScoringMethod]:
-    """Class decorator: make a method available by its ``name`` in ``wrap(..., method=name)``."""
+    """Class decorator: make a method available by its ``name`` in ``wrap(..., method=name)``.
+
+    A name belongs to one class: registering another class under a taken name (a built-in one included) is a
+    ``ValueError``, so that no method silently replaces another. Registering the same class again is a no-op (a
+    class of the same module and qualified name counts as the same, so reloading its module works).
+    """
     if not cls.name:
         raise ValueError(f"{cls.__name__} needs a non-empty class attribute `name` to be registered")
+    taken = _REGISTRY.get(cls.name)
+    if taken is not None and _qualified(taken) != _qualified(cls):
+        raise ValueError(
+            f"method name {cls.name!r} is already registered by {_qualified(taken)}; "
+            f"give {_qualified(cls)} another `name`"
+        )
     _REGISTRY[cls.name] = cls
     return cls
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def available_methods() -> list[str]:
@@ -109,4 +125,19 @@ def get_method(method: str | ScoringMethod, **kwargs) -> ScoringMethod:
         raise TypeError(f"method must be a name or a ScoringMethod, got {type(method).__name__}")
     if method not in _REGISTRY:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(available_methods())}")
-    return _REGISTRY[method](**kwargs)
+    cls = _REGISTRY[method]
+    settings = _settings(cls)
+    unknown = sorted(set(kwargs) - set(settings)) if settings is not None else []
+    if unknown:
+        takes = f"{method} takes: {', '.join(settings)}" if settings else f"{method} takes no settings"
+        raise TypeError(f"unknown setting(s) {', '.join(unknown)} for method {method!r}; {takes}")
+    return cls(**kwargs)
+
+
+def _settings(cls: type[ScoringMethod]) -> list[str] | None:
+    """The keyword settings a method class takes (a dataclass method's init fields), in order; None if it takes
+    any keyword (``**kwargs``)."""
+    parameters = inspect.signature(cls).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +21,14 @@ class RandomSelection(ScoringMethod):
 
     name = "random"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        # checked here, at wrap time: torch would only refuse a bad seed at the first generate
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
+            raise TypeError(f"seed must be an int, got {type(self.seed).__name__} {self.seed!r}")
+        if not -(2**63) <= self.seed < 2**64:
+            raise ValueError(f"seed must be an int from -2**63 to 2**64 - 1 (torch's seed range), got {self.seed}")
+        self.seed = int(self.seed)
 
     def score(self, ctx: ScoringContext) -> torch.Tensor:
         scores = torch.zeros(ctx.audio_mask.shape, dtype=torch.float32)
