@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import math
+import re
 
 import pytest
 import torch
 
 import headrouter
-from headrouter import stats
+from headrouter import stats, tiny
+from headrouter.adapters import adapter_for
 from headrouter.calibration import HeadStatistics, sparse_weights
-from headrouter.table import HeadTable
+from headrouter.table import HeadTable, config_hash
 
 
 def test_statistics_by_hand():
@@ -151,3 +155,78 @@ def test_each_switch_changes_the_choice(models, batch):
         assert kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, **switch)[0] != full, switch
     _, fixed = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, task="semantic")
     assert fixed[0]["task_mixture"] == {"semantic": 1.0, "acoustic": 0.0}
+
+
+@pytest.fixture(scope="module")
+def processor():
+    return tiny.tiny_processor()
+
+
+def acoustic_sample() -> headrouter.CalibrationSample:
+    return headrouter.CalibrationSample(tiny.tone(1.0), "Which tone?", "acoustic", tiny.SAMPLE_RATE)
+
+
+def other_rope_model():
+    """A tiny thinker of the same shape as the ``models`` fixture's but another rotary theta (as a fine-tune might)."""
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    config = tiny.tiny_thinker_config()
+    config.text_config.rope_parameters["rope_theta"] = 1e6
+    return Qwen2_5OmniThinkerForConditionalGeneration._from_config(config).eval()
+
+
+def test_table_from_a_model_of_another_architecture_is_refused(models, processor):
+    table = headrouter.calibrate(models["sdpa"], processor, [acoustic_sample()], tasks=["acoustic"], progress=False)
+    other = other_rope_model()
+    recorded, actual = table.meta["config_hash"], config_hash(adapter_for(other).text_config)
+    assert recorded != actual
+    with pytest.raises(ValueError) as raised:
+        headrouter.wrap(other, method="headrouter", table=table)
+    assert str(raised.value).startswith(
+        f"this HeadTable was calibrated on a Qwen2_5OmniThinkerForConditionalGeneration whose decoder config hash is "
+        f"{recorded}, but this Qwen2_5OmniThinkerForConditionalGeneration's is {actual}: same shape"
+    )
+    assert not hasattr(other, "headrouter")
+    headrouter.wrap(models["sdpa"], method="headrouter", table=table)  # the model it was calibrated on: fine
+    headrouter.unwrap(models["sdpa"])
+
+
+def test_config_hash_covers_the_architecture_only():
+    config = adapter_for(tiny.tiny_model()).text_config
+    same = copy.deepcopy(config)
+    same.dtype, same.use_cache, same.vocab_size, same.return_dict = torch.bfloat16, False, 300, False
+    assert config_hash(same) == config_hash(config)  # load settings and vocabulary do not change the heads
+    for field, value in (("rms_norm_eps", 1e-5), ("num_key_value_heads", 4), ("intermediate_size", 96)):
+        other = copy.deepcopy(config)
+        setattr(other, field, value)
+        assert config_hash(other) != config_hash(config), field
+    full = adapter_for(tiny.tiny_model(full=True)).text_config
+    assert config_hash(full) == config_hash(config)  # the thinker inside the full model is the same decoder
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "head_table.json").write_text("{not json"), r"head_table\.json: not HeadTable metadata"),
+        (lambda d: (d / "head_table.json").write_text("{}"), r"head_table\.json: not HeadTable metadata \(KeyError"),
+        (lambda d: (d / "head_table.safetensors").write_bytes(b"junk"), r"head_table\.safetensors: not a safetens"),
+    ],
+    ids=["bad-json", "no-tasks", "bad-tensors"],
+)
+def test_a_damaged_table_names_the_file(tmp_path, damage, message):
+    two_task_table().save_pretrained(tmp_path)
+    damage(tmp_path)
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path))}/{message}"):
+        HeadTable.from_pretrained(tmp_path)
+
+
+def test_a_table_missing_tensors_names_them(tmp_path):
+    table = two_task_table()
+    table.save_pretrained(tmp_path)
+    meta = json.loads((tmp_path / "head_table.json").read_text())
+    (tmp_path / "head_table.json").write_text(json.dumps({**meta, "tasks": ["semantic", "music"]}))
+    with pytest.raises(ValueError) as raised:
+        HeadTable.from_pretrained(tmp_path)
+    assert str(raised.value) == (
+        f"{tmp_path / 'head_table.safetensors'} lacks the tensors ['weights.music', 'profiles.music', 'mass.music', "
+        "'selectivity.music'] its metadata's tasks need"
+    )

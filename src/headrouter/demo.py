@@ -66,8 +66,9 @@ def run_clips(
     dtype: str = "float32",
 ) -> ClipRun:
     """Load ``model`` (default: the shipped model) and answer ``data`` (default: the shipped clips) unpruned and with
-    every method at every keep ratio. ``table`` defaults to the shipped head table where there is one. The model
-    runs in ``dtype`` (float32 by default: the demo is for CPUs).
+    every method at every keep ratio. ``table`` defaults to the shipped head table for the shipped model (another
+    model gets none: the shipped table describes the shipped model only). The model runs in ``dtype`` (float32 by
+    default: the demo is for CPUs).
 
     ``FileNotFoundError`` with what to do if the model or the items are missing.
     """
@@ -75,7 +76,7 @@ def run_clips(
     from .loading import load_model, load_processor
 
     model_dir, items_file = _asset(model, SHIPPED_MODEL, "config.json"), _asset(data, SHIPPED_ITEMS, None)
-    if table is None and "headrouter" in methods and (SHIPPED_TABLE / "head_table.json").is_file():
+    if table is None and model is None and "headrouter" in methods and (SHIPPED_TABLE / "head_table.json").is_file():
         table = SHIPPED_TABLE
     start = time.perf_counter()
     loaded = load_model(model_dir, dtype=dtype)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 logger = logging.getLogger("headrouter")
@@ -18,10 +19,32 @@ TENSORS_FILE = "head_table.safetensors"
 META_FILE = "head_table.json"
 
 
+NOT_ARCHITECTURE = frozenset(
+    {"vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "tie_word_embeddings", "initializer_range"}
+    | {"attention_dropout", "use_cache"}
+)
+"""Fields of a decoder config that do not change how its heads attend: a fine-tune that adds tokens or a config saved
+with ``use_cache=False`` still fits the table."""
+
+
 def config_hash(config) -> str:
-    """A short hash of a decoder config's public fields, to tell which model a table was calibrated on."""
-    public = {k: v for k, v in config.to_dict().items() if not k.startswith("_") and k != "transformers_version"}
-    return hashlib.sha256(json.dumps(public, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """A short hash of a decoder config's architecture, to tell which model a table was calibrated on.
+
+    It covers the fields the config's class adds to transformers' common ones (sizes, head counts, rotary settings,
+    norms, attention layout) and the model type, less :data:`NOT_ARCHITECTURE`. The common fields (dtype, labels,
+    output switches, the transformers version) differ between loads of one model, so they are left out: the same
+    checkpoint hashes alike in float32 and bfloat16, as a thinker or inside the full model, read from config.json
+    or from the loaded model.
+    """
+    from transformers import PreTrainedConfig
+
+    common = set(PreTrainedConfig().to_dict()) - {"model_type"}
+    fields = {
+        k: v
+        for k, v in config.to_dict().items()
+        if not k.startswith("_") and k not in common and k not in NOT_ARCHITECTURE
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -80,6 +103,22 @@ class HeadTable:
                 f"has {num_layers} layers x {num_heads} heads"
             )
 
+    def check_config(self, config, model_class: str) -> None:
+        """``ValueError`` naming both hashes and model classes if this table was calibrated on a decoder of another
+        architecture (:func:`config_hash`; e.g. another rotary theta at the same shape). Tables that record no hash
+        (built in memory) are not checked."""
+        recorded = self.meta.get("config_hash")
+        if recorded is None:
+            return
+        actual = config_hash(config)
+        if actual != recorded:
+            raise ValueError(
+                f"this HeadTable was calibrated on a {self.meta.get('model_class', 'model')} whose decoder config hash "
+                f"is {recorded}, but this {model_class}'s is {actual}: same shape, other architecture settings "
+                "(rotary, norms, attention layout), so its head weights and positional priors describe another "
+                "model; calibrate a table for this one (headrouter calibrate)"
+            )
+
     def route(self, behaviour: torch.Tensor, layer: int, temperature: float) -> torch.Tensor:
         """``(B, tasks)`` soft task mixture of behaviour vectors ``(B, 2H)`` at ``layer``.
 
@@ -125,16 +164,29 @@ class HeadTable:
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> HeadTable:
-        """Load a table written by :meth:`save_pretrained`."""
+        """Load a table written by :meth:`save_pretrained`; ``FileNotFoundError`` if a file is missing, ``ValueError``
+        naming the file if one does not parse or lacks an entry."""
         directory = Path(directory)
         for name in (TENSORS_FILE, META_FILE):
             if not (directory / name).is_file():
                 raise FileNotFoundError(f"{directory / name} not found: not a HeadTable directory")
-        meta = json.loads((directory / META_FILE).read_text())
-        tensors = load_file(str(directory / TENSORS_FILE))
+        try:
+            meta = json.loads((directory / META_FILE).read_text())
+            tasks = meta["tasks"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{directory / META_FILE}: not HeadTable metadata ({type(error).__name__}: {error})"
+            ) from error
+        try:
+            tensors = load_file(str(directory / TENSORS_FILE))
+        except SafetensorError as error:
+            raise ValueError(f"{directory / TENSORS_FILE}: not a safetensors file ({error})") from error
+        names = [f"{g}.{t}" for g in ("weights", "profiles", "mass", "selectivity") for t in tasks]
+        missing = [n for n in [*names, "prior", "feature_mean", "feature_std"] if n not in tensors]
+        if missing:
+            raise ValueError(f"{directory / TENSORS_FILE} lacks the tensors {missing} its metadata's tasks need")
         groups = {
-            name: {t: tensors[f"{name}.{t}"] for t in meta["tasks"]}
-            for name in ("weights", "profiles", "mass", "selectivity")
+            name: {t: tensors[f"{name}.{t}"] for t in tasks} for name in ("weights", "profiles", "mass", "selectivity")
         }
         table = cls(
             **groups,

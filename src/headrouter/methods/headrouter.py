@@ -57,6 +57,7 @@ class HeadRouterMethod(ScoringMethod):
     def bind(self, adapter, prune_layer: int) -> None:
         if self.table is not None:
             self.table.check_shape(adapter.num_layers, adapter.num_heads)
+            self.table.check_config(adapter.text_config, type(adapter.model).__name__)
 
     def score(self, ctx: ScoringContext) -> torch.Tensor:
         batch = ctx.attention.shape[0]
