@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,49 @@ def test_plot_has_a_panel_per_task_and_their_difference(models, processor):
     figure = table.plot()
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
     assert titles == ["semantic (n=2)", "acoustic (n=2)", "semantic - acoustic"]
+
+
+def header_only_wav(path: Path) -> Path:
+    """A WAV with a valid header and no frames."""
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(RATE)
+        f.writeframes(b"")
+    return path
+
+
+def test_empty_unreadable_and_too_short_clips_are_reported_and_skipped(models, processor, tmp_path, caplog):
+    empty = header_only_wav(tmp_path / "empty.wav")
+    text = tmp_path / "x.wav"
+    text.write_text("not audio")
+    missing = tmp_path / "missing.wav"
+    samples = [
+        CalibrationSample(empty, "Which tone?", "acoustic"),
+        CalibrationSample(tiny.tone(1.0), "Which tone?", "acoustic", RATE),
+        CalibrationSample(text, "What was said?", "semantic"),
+        CalibrationSample(np.zeros(0, dtype=np.float32), "What was said?", "semantic", RATE),
+        CalibrationSample(tiny.tone(1.0)[:160], "What was said?", "semantic", RATE),  # 10 ms: 0 audio tokens
+        CalibrationSample(missing, "What was said?", "semantic"),
+        CalibrationSample(chirp(1.0), "What was said?", "semantic", RATE),
+    ]
+    with caplog.at_level(logging.WARNING, logger="headrouter"):
+        table = headrouter.calibrate(models["sdpa"], processor, samples, progress=False)
+    assert table.meta["failed_samples"] == 5
+    assert table.meta["calibration_counts"] == {"semantic": 1, "acoustic": 1}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "headrouter"]
+    assert len(warnings) == 5
+    assert (
+        f"calibration: skipping {empty}: ValueError: cannot load audio {empty}: the file holds no audio samples"
+        in (warnings[0])
+    )
+    assert warnings[1].startswith(f"calibration: skipping {text}: ValueError: cannot load audio {text}: not a readable")
+    assert warnings[2] == (
+        "calibration: skipping <array of 0 samples>: ValueError: audio array of shape (0,): the array holds no audio "
+        "samples"
+    )
+    assert warnings[3] == (
+        "calibration: skipping <array of 160 samples>: ValueError: 0.010 s of audio make 0 audio tokens: the clip is "
+        "too short for the model's audio tokenizer"
+    )
+    assert warnings[4] == f"calibration: skipping {missing}: ValueError: cannot load audio {missing}: no such file"

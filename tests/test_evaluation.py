@@ -340,3 +340,54 @@ def test_wer_by_hand():
     assert item_score(transcript, "one too three") == (0.5, 0.5)
     assert item_score(item("wer", "a b"), "x y z w v") == (0.0, 2.5)  # the score is 1 - WER, floored at 0
     assert item_score(item("exact", "yes"), "Yes.") == (1.0, 1.0)
+
+
+def test_empty_unreadable_and_too_short_clips_are_skipped_with_their_reason(standin, tmp_path, caplog):
+    import wave
+
+    with wave.open(str(tmp_path / "empty.wav"), "wb") as f:  # a valid header, no frames
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(RATE)
+    (tmp_path / "text.wav").write_text("not audio")
+    soundfile.write(tmp_path / "blip.wav", tiny.tone(1.0)[:160], RATE)  # 10 ms: no audio token
+    soundfile.write(tmp_path / "good.wav", tiny.tone(1.0), RATE)
+    items = [
+        Item(name, str(tmp_path / f"{name}.wav"), "Which word?", "yes", "word", "semantic")
+        for name in ("empty", "text", "blip", "good")
+    ]
+    with caplog.at_level(logging.WARNING, logger="headrouter"):
+        out = evaluate(
+            standin["model"], standin["processor"], items, ["frame"], [0.5], max_new_tokens=1, progress=False
+        )
+    assert out["counts"] == {"items": 4, "evaluated": 1, "skipped": 3}
+    assert {r["id"] for r in out["predictions"]} == {"good"}
+    errors = {s["id"]: s["error"] for s in out["skipped"]}
+    cannot = f"ValueError: cannot load audio {tmp_path}"
+    assert errors["empty"] == f"{cannot}/empty.wav: the file holds no audio samples (a header and no data)"
+    assert errors["text"].startswith(f"{cannot}/text.wav: not a readable audio file (")
+    assert errors["blip"] == (
+        "ValueError: 0.010 s of audio make 0 audio tokens: the clip is too short for the model's audio tokenizer"
+    )
+    for name in ("empty", "text", "blip"):
+        assert f"evaluate: skipping item {name} ({tmp_path / name}.wav): {errors[name]}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("methods", "keep_ratios", "error", "message"),
+    [
+        (["fastv"], ["0.5"], TypeError, "keep_ratios must be numbers in (0, 1], got str '0.5'"),
+        (["fastv"], [True], TypeError, "keep_ratios must be numbers in (0, 1], got bool True"),
+        (["fastv"], 0.5, TypeError, "keep_ratios must be a list of numbers in (0, 1], got float"),
+        (["fastv"], "0.5", TypeError, "keep_ratios must be a list of numbers in (0, 1], got str"),
+        (["fastv"], [float("nan")], ValueError, "keep ratios must be in (0, 1], got [nan]"),
+        ("fastv", [0.5], TypeError, "methods must be a list of method names, got str 'fastv'"),
+        ([None], [0.5], TypeError, "methods must be method names (str), got NoneType None"),
+        (["fastv", "fastw"], [0.5], ValueError, "unknown method 'fastw' in methods; known methods: dart, fastv"),
+    ],
+)
+def test_methods_and_keep_ratios_are_checked_before_the_model(standin, methods, keep_ratios, error, message):
+    items = load_items(standin["root"] / "items.jsonl")
+    with pytest.raises(error) as raised:  # a Linear is no model: these must fail before it is looked at
+        evaluate(torch.nn.Linear(1, 1), None, items, methods, keep_ratios, progress=False)
+    assert str(raised.value).startswith(message)

@@ -203,6 +203,20 @@ def test_config_hash_covers_the_architecture_only():
     full = adapter_for(tiny.tiny_model(full=True)).text_config
     assert config_hash(full) == config_hash(config)  # the thinker inside the full model is the same decoder
 
+
+def test_shipped_table_fits_the_shipped_checkpoint_and_no_other(tmp_path):
+    from headrouter.demo import SHIPPED_MODEL, SHIPPED_TABLE
+    from headrouter.evaluation import check_checkpoint
+
+    shipped = HeadTable.from_pretrained(SHIPPED_TABLE)
+    check_checkpoint(SHIPPED_MODEL, 2, shipped)  # config.json only: no weights loaded
+    tiny.tiny_model().save_pretrained(tmp_path)  # same shape (4 layers x 4 heads), another architecture
+    with pytest.raises(ValueError, match=r"calibrated on a Qwen2_5OmniThinkerForConditionalGeneration whose decoder"):
+        check_checkpoint(tmp_path, 2, shipped)
+    with pytest.raises(ValueError, match=r"^prune_layer must be between 1 and 3 for a decoder of 4 layers, got 4$"):
+        check_checkpoint(SHIPPED_MODEL, 4)
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

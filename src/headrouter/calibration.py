@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from . import stats
 from .adapters import ModelAdapter, adapter_for
+from .audio import load_audio, require_audio_tokens
 from .capture import attention_rows, query_positions
 from .inputs import processor_inputs
 from .table import HeadTable
@@ -52,6 +53,8 @@ def load_samples(path: str | Path) -> list[CalibrationSample]:
     from .tasks.items import Item, format_prompt
 
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"calibration data file {path} not found")
     samples = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -71,19 +74,20 @@ def load_samples(path: str | Path) -> list[CalibrationSample]:
     return samples
 
 
-def load_audio(sample: CalibrationSample, sampling_rate: int) -> np.ndarray:
-    """Mono float32 audio at ``sampling_rate``, loaded and resampled with librosa."""
-    import librosa
-
-    if isinstance(sample.audio, np.ndarray):
-        if sample.sampling_rate is None:
-            raise ValueError("an array sample needs its sampling_rate")
-        wav = np.asarray(sample.audio, dtype=np.float32)
-        if sample.sampling_rate != sampling_rate:
-            wav = librosa.resample(wav, orig_sr=sample.sampling_rate, target_sr=sampling_rate)
-        return wav
-    wav, _ = librosa.load(str(sample.audio), sr=sampling_rate, mono=True)
-    return wav
+def check_tasks(samples: Sequence[CalibrationSample], tasks: Sequence[str]) -> None:
+    """``ValueError`` unless ``tasks`` are distinct, every sample's task type is one of them and each of them has a
+    sample: the checks :func:`calibrate` makes before any model work, for callers that can make them before loading
+    the model."""
+    if not samples:
+        raise ValueError("samples is empty: calibration needs at least one sample per task type")
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"tasks must not repeat, got {list(tasks)}")
+    unknown = sorted({str(s.task) for s in samples} - set(tasks))
+    if unknown:
+        raise ValueError(f"samples have task types {unknown} not in tasks={list(tasks)}")
+    missing = [t for t in tasks if not any(s.task == t for s in samples)]
+    if missing:
+        raise ValueError(f"no calibration sample of task type {missing}; each of {list(tasks)} needs at least one")
 
 
 class HeadStatistics:
@@ -221,24 +225,19 @@ def calibrate(
 
     ``tasks`` declares the task types (any names; ``semantic`` and ``acoustic`` by default): every sample
     must have one of them and every one needs at least one usable sample. A sample whose audio cannot be
-    loaded or decoded is logged by path and skipped; the table's metadata counts them. Audio is heard whole, as
-    evaluation hears it, unless ``truncate_audio`` (cut at the feature extractor's ``chunk_length``, as the
-    processor does by default): the positional prior should come from the lengths the table will see.
+    loaded or decoded (:func:`headrouter.audio.load_audio`), or is too short to make a single audio token, is logged
+    as a warning by path with the reason and skipped; the table's metadata counts them (``failed_samples``).
+    Audio is heard whole, as evaluation hears it, unless ``truncate_audio`` (cut at the feature extractor's
+    ``chunk_length``, as the processor does by default): the positional prior should come from the lengths the
+    table will see.
     """
     samples = list(samples)
     tasks = list(tasks)
-    if not samples:
-        raise ValueError("samples is empty: calibration needs at least one sample per task type")
+    check_tasks(samples, tasks)
     if not 0 < coverage <= 1:
         raise ValueError(f"coverage must be in (0, 1], got {coverage}")
     if not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive int, got {bins!r}")
-    unknown = sorted({s.task for s in samples} - set(tasks))
-    if unknown:
-        raise ValueError(f"samples have task types {unknown} not in tasks={tasks}")
-    missing = [t for t in tasks if not any(s.task == t for s in samples)]
-    if missing:
-        raise ValueError(f"no calibration sample of task type {missing}; each of {tasks} needs at least one")
 
     adapter = adapter_for(model)
     config = adapter.text_config
@@ -250,10 +249,11 @@ def calibrate(
     try:
         for sample in tqdm(samples, desc="calibrating", unit="sample", disable=not progress):
             try:
-                wav = load_audio(sample, rate)
+                wav = load_audio(sample.audio, rate, source_rate=sample.sampling_rate)
                 inputs = processor_inputs(processor, wav, sample.prompt, system_prompt, truncate_audio=truncate_audio)
+                require_audio_tokens(inputs["input_ids"], adapter.audio_token_id, wav.size / rate)
                 inputs = inputs.to(forward.device)
-            except Exception as error:  # a file that fails to load or decode must not stop the run
+            except Exception as error:  # a clip that fails to load, decode or tokenize must not stop the run
                 failed += 1
                 logger.warning("calibration: skipping %s: %s: %s", sample.name, type(error).__name__, error)
                 continue

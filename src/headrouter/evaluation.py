@@ -1,11 +1,12 @@
 """Evaluation: answer items unpruned and with every (method, keep ratio), score them, and summarise.
 
-For each batch of items (in file order): load the audio with librosa at the processor's sampling rate, build the
-prompt with the processor's chat template (user turn: the audio, then :func:`~headrouter.tasks.items.format_prompt`),
-and generate greedily once unpruned, then once per method and keep ratio inside :func:`headrouter.pruning`. The
-answers (new tokens, special tokens skipped) are scored with :func:`~headrouter.tasks.items.score`. The settings of
-one item run back to back, in an order that rotates from item to item, so slow periods of a shared machine and
-whatever the previous call left in caches hit every setting alike.
+For each batch of items (in file order): load the audio (:func:`headrouter.audio.load_audio`) at the processor's
+sampling rate, build the prompt with the processor's chat template (user turn: the audio, then
+:func:`~headrouter.tasks.items.format_prompt`), and generate greedily once unpruned, then once per method and keep
+ratio inside :func:`headrouter.pruning`. The answers (new tokens, special tokens skipped) are scored with
+:func:`~headrouter.tasks.items.score`. The settings of one item run back to back, in an order that rotates from
+item to item, so slow periods of a shared machine and whatever the previous call left in caches hit every setting
+alike.
 
 Figures, per task, per task family (``task_type``) and overall, per setting:
 
@@ -30,26 +31,27 @@ from __future__ import annotations
 
 import datetime
 import logging
+import numbers
 import os
 import platform
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from .adapters import adapter_for
 from .api import pruning
-from .config import DEFAULT_PRUNE_LAYER
+from .audio import load_audio, require_audio_tokens
+from .config import DEFAULT_PRUNE_LAYER, PruningConfig
 from .inputs import build_inputs
-from .methods import ScoringMethod, get_method
+from .methods import ScoringMethod, available_methods, get_method
 from .router import HeadRouter
 from .table import HeadTable
 from .tasks.items import Item, format_prompt, read_items, score
@@ -96,16 +98,21 @@ def load_items(path: str | Path, limit: int | None = None) -> list[Item]:
     return items
 
 
-def load_wav(path: str | Path, sampling_rate: int) -> np.ndarray:
-    """Mono float32 audio at ``sampling_rate`` (librosa); ``ValueError`` for a file with no samples."""
-    import librosa
+def check_checkpoint(model_dir: str | Path, prune_layer: int, table: HeadTable | None = None) -> None:
+    """Check ``prune_layer`` and ``table`` against the checkpoint's config.json, without loading its weights, so
+    that a typo fails in a second rather than after the model has loaded: ``ValueError`` for a prune layer outside
+    the decoder or a table of another shape or architecture, ``FileNotFoundError`` for a missing config.json."""
+    from transformers import AutoConfig
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no audio file at {path}")
-    wav, _ = librosa.load(str(path), sr=sampling_rate, mono=True)
-    if wav.size == 0:
-        raise ValueError("the audio file holds no samples")
-    return wav
+    config_file = Path(model_dir) / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{config_file} not found: the model must be a local checkpoint directory")
+    config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
+    text_config = config.get_text_config(decoder=True)
+    PruningConfig(prune_layer=prune_layer).check_layers(text_config.num_hidden_layers)
+    if table is not None:
+        table.check_shape(text_config.num_hidden_layers, text_config.num_attention_heads)
+        table.check_config(text_config, f"{type(config).__name__} checkpoint {model_dir}")
 
 
 class PrefillClock:
@@ -172,12 +179,12 @@ def evaluate(
     """Answer ``items`` unpruned and with every method at every keep ratio; score and summarise (see the module doc).
 
     ``table`` (a :class:`HeadTable` or its directory) goes to the ``headrouter`` method; without one that method
-    uses its calibration-free fallback. An item whose audio cannot be loaded or processed is logged by path and
-    skipped. Returns a dict: ``schema``, ``settings``, ``counts`` (``items``, ``evaluated``, ``skipped``),
-    ``skipped`` (id, audio, error), ``tasks``/``families``/``overall`` (summary rows, see :func:`summarize`) and
-    ``predictions`` (one row per item and setting).
+    uses its calibration-free fallback. An item whose audio cannot be loaded or processed, or is too short to make a
+    single audio token, is logged by path with the reason and skipped. Returns a dict: ``schema``, ``settings``,
+    ``counts`` (``items``, ``evaluated``, ``skipped``), ``skipped`` (id, audio, error), ``tasks``/``families``/
+    ``overall`` (summary rows, see :func:`summarize`) and ``predictions`` (one row per item and setting).
     """
-    items, methods, keep_ratios = list(items), list(methods), [float(k) for k in keep_ratios]
+    items, methods, keep_ratios = list(items), _names(methods), _ratios(keep_ratios)
     _check_arguments(items, methods, keep_ratios, max_new_tokens, batch_size)
     # the full Qwen2.5-Omni answers in text through its thinker: generate with the thinker and prune it there
     thinker = getattr(model, "thinker", model)
@@ -260,17 +267,42 @@ def evaluate(
     }
 
 
+def _names(methods: Iterable[str]) -> list[str]:
+    """``methods`` as a list of registered method names; ``TypeError``/``ValueError`` naming what is allowed."""
+    if isinstance(methods, str) or not isinstance(methods, Iterable):
+        raise TypeError(f"methods must be a list of method names, got {type(methods).__name__} {methods!r}")
+    methods, known = list(methods), available_methods()
+    for method in methods:
+        if not isinstance(method, str):
+            raise TypeError(f"methods must be method names (str), got {type(method).__name__} {method!r}")
+        if method not in known:
+            raise ValueError(f"unknown method {method!r} in methods; known methods: {', '.join(known)}")
+    return methods
+
+
+def _ratios(keep_ratios: Iterable[float]) -> list[float]:
+    """``keep_ratios`` as a list of floats; ``TypeError`` for anything but numbers (a str or bool included)."""
+    if isinstance(keep_ratios, str) or not isinstance(keep_ratios, Iterable):
+        raise TypeError(f"keep_ratios must be a list of numbers in (0, 1], got {type(keep_ratios).__name__}")
+    keep_ratios = list(keep_ratios)
+    for ratio in keep_ratios:
+        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):
+            raise TypeError(f"keep_ratios must be numbers in (0, 1], got {type(ratio).__name__} {ratio!r}")
+    return [float(k) for k in keep_ratios]
+
+
 def _check_arguments(
     items: list[Item], methods: list[str], keep_ratios: list[float], max_new_tokens: int, batch_size: int
 ) -> None:
-    """``ValueError`` for anything :func:`evaluate` cannot run with."""
+    """``ValueError``/``TypeError`` for anything :func:`evaluate` cannot run with."""
     if not items:
         raise ValueError("items is empty")
     repeated = sorted(i for i, n in Counter(item.id for item in items).items() if n > 1)
     if repeated:
         raise ValueError(f"item ids must be unique; repeated: {', '.join(repeated[:5])}")
-    if max_new_tokens < 1 or batch_size < 1:
-        raise ValueError(f"max_new_tokens and batch_size must be >= 1, got {max_new_tokens} and {batch_size}")
+    for name, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     if len(set(methods)) != len(methods) or len(set(keep_ratios)) != len(keep_ratios):
         raise ValueError(f"methods and keep ratios must not repeat, got {methods} and {keep_ratios}")
     if methods and not keep_ratios:
@@ -345,9 +377,10 @@ class _Runner:
         loaded, wavs, inputs = [], [], None
         for item in items:
             try:
-                wav = load_wav(item.audio, rate)
+                wav = load_audio(item.audio, rate)
                 inputs = build_inputs(self.processor, [wav], [format_prompt(item)], **options)
-            except Exception as error:  # a broken file must not stop the run
+                require_audio_tokens(inputs["input_ids"], self.audio_token_id, wav.size / rate)
+            except Exception as error:  # a broken or too short clip must not stop the run
                 what = f"{type(error).__name__}: {error}"
                 logger.warning("evaluate: skipping item %s (%s): %s", item.id, item.audio, what)
                 skipped.append({"id": item.id, "audio": item.audio, "error": what})
