@@ -255,3 +255,97 @@ def test_empty_unreadable_and_too_short_clips_are_reported_and_skipped(models, p
         "too short for the model's audio tokenizer"
     )
     assert warnings[4] == f"calibration: skipping {missing}: ValueError: cannot load audio {missing}: no such file"
+
+
+def write_checkpoint(models, processor, root: Path) -> Path:
+    checkpoint = root / "ckpt"
+    models["sdpa"].save_pretrained(checkpoint)
+    processor.save_pretrained(checkpoint)
+    return checkpoint
+
+
+@pytest.mark.parametrize(
+    ("data", "extra", "message"),
+    [
+        (None, [], "calibration data file {root}/nowhere.jsonl not found"),
+        ('{"audio": "a.wav", "prompt": "?", "task": "acoustic"}\n{broken', [], "{root}/calib.jsonl:2: expected a JSON"),
+        (
+            '{"audio": "a.wav", "prompt": "?", "task": "acoustic"}\n',
+            ["--tasks", "acoustic,semantc"],
+            "no calibration sample of task type ['semantc']; each of ['acoustic', 'semantc'] needs at least one",
+        ),
+        (
+            '{"audio": "a.wav", "prompt": "?", "task": "acoustic"}\n',
+            ["--tasks", "semantic"],
+            "samples have task types ['acoustic'] not in tasks=['semantic']",
+        ),
+        (
+            '{"audio": "a.wav", "prompt": "?", "task": "acoustic"}\n',
+            ["--tasks", "acoustic,acoustic"],
+            "tasks must not repeat, got ['acoustic', 'acoustic']",
+        ),
+    ],
+    ids=["missing-file", "bad-json-line", "task-without-samples", "unknown-task-in-data", "repeated-task"],
+)
+def test_cli_calibrate_checks_its_data_before_loading_the_model(tmp_path, monkeypatch, capsys, data, extra, message):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the data was checked")
+
+    monkeypatch.setattr(headrouter.loading, "load_model", no_model)
+    path = tmp_path / ("nowhere.jsonl" if data is None else "calib.jsonl")
+    if data is not None:
+        path.write_text(data)
+    argv = ["calibrate", "--model", str(tmp_path), "--data", str(path), "--out", str(tmp_path / "t"), *extra]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"headrouter calibrate: error: {message.format(root=tmp_path)}")
+    assert "Traceback" not in captured.err and not (tmp_path / "t").exists()
+
+
+def test_cli_calibrate_skips_an_empty_wav_and_writes_the_table(models, processor, tmp_path, capsys):
+    checkpoint = write_checkpoint(models, processor, tmp_path)
+    soundfile.write(tmp_path / "good.wav", tiny.tone(1.0), RATE)
+    soundfile.write(tmp_path / "speech.wav", chirp(1.2), RATE)
+    header_only_wav(tmp_path / "empty.wav")
+    lines = [
+        {"audio": "good.wav", "prompt": "?", "task": "acoustic"},
+        {"audio": "empty.wav", "prompt": "?", "task": "acoustic"},
+        {"audio": "speech.wav", "prompt": "?", "task": "semantic"},
+    ]
+    (tmp_path / "calib.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    argv = ["calibrate", "--model", str(checkpoint), "--data", str(tmp_path / "calib.jsonl")]
+    assert cli.main([*argv, "--out", str(tmp_path / "table")]) == 0
+    assert "calibrated on semantic: 1, acoustic: 1 (1 failed)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "none", "{d}/none/head_table.safetensors not found: not a HeadTable directory"),
+        (lambda d: _damaged_table(d), "{d}/t/head_table.json: not HeadTable metadata (JSONDecodeError"),
+    ],
+    ids=["missing", "malformed"],
+)
+def test_cli_inspect_errors(tmp_path, capsys, make, message):
+    argv = ["inspect", str(make(tmp_path)), "--out", str(tmp_path / "heads.png")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"headrouter inspect: error: {message.format(d=tmp_path)}") and "Traceback" not in err
+
+
+def _damaged_table(root: Path) -> Path:
+    from test_headrouter import two_task_table
+
+    two_task_table().save_pretrained(root / "t")
+    (root / "t" / "head_table.json").write_text('{"tasks": ')
+    return root / "t"
+
+
+def test_cli_calibrate_refuses_a_file_as_out_before_loading_the_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(headrouter.loading, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    (tmp_path / "calib.jsonl").write_text('{"audio": "a.wav", "prompt": "?", "task": "acoustic"}\n')
+    (tmp_path / "taken").write_text("a file")
+    argv = ["calibrate", "--model", str(tmp_path), "--data", str(tmp_path / "calib.jsonl"), "--tasks", "acoustic"]
+    assert cli.main([*argv, "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"headrouter calibrate: error: --out {tmp_path / 'taken'} is a file; the table needs a directory\n"

@@ -136,3 +136,66 @@ def test_bench_is_wired_to_its_module():
     args = cli.build_parser().parse_args(["bench", "--quick", "--no-memory"])
     assert args.run is cli._bench and args.quick and args.no_memory
     assert bench.settings_from_args(args).runs == bench.QUICK_RUNS
+
+
+def calibrated_table(checkpoint, root):
+    """A head table calibrated on the stand-in model (so its config hash is the stand-in's)."""
+    import headrouter
+    from headrouter import tiny
+
+    model = headrouter.loading.load_model(checkpoint["model"])
+    processor = headrouter.loading.load_processor(checkpoint["model"])
+    sample = headrouter.CalibrationSample(tiny.tone(1.0), "Which note?", "acoustic", tiny.SAMPLE_RATE)
+    return headrouter.calibrate(model, processor, [sample], tasks=["acoustic"], progress=False).save_pretrained(root)
+
+
+def failing_commands(checkpoint, root):
+    """Per subcommand, arguments argparse accepts that the run must refuse, and the start of the error message."""
+    from headrouter.demo import SHIPPED_TABLE
+
+    (root / "bad.jsonl").write_text('{"id": "a", "audio": "a.wav"\n')
+    model, data, out = checkpoint["model"], checkpoint["data"], str(root / "out")
+    eval_args = ["eval", "--model", model, "--out", out, "--no-progress"]
+    return [
+        (["demo", "--model", model, "--data", str(root / "bad.jsonl")], f"{root / 'bad.jsonl'}:1: not a valid item"),
+        (["demo", "--model", model, "--data", data, "--table", str(SHIPPED_TABLE)], "this HeadTable was calibrated"),
+        ([*eval_args, "--data", str(root / "bad.jsonl")], f"{root / 'bad.jsonl'}:1: not a valid item"),
+        ([*eval_args, "--data", data, "--table", str(root / "none")], f"{root / 'none'}/head_table.safetensors not"),
+        ([*eval_args, "--data", data, "--prune-layer", "4"], "prune_layer must be between 1 and 3 for a decoder of 4"),
+        ([*eval_args, "--data", data, "--table", str(SHIPPED_TABLE)], "this HeadTable was calibrated on a Qwen2_5Omni"),
+        (["calibrate", "--model", model, "--data", str(root / "none.jsonl"), "--out", out], "calibration data file"),
+        (["inspect", str(root / "none"), "--out", str(root / "h.png")], f"{root / 'none'}/head_table.safetensors not"),
+        (
+            ["tasks", "--out", out, "--per-task", "1", "--tasks", "keyword_needle", "--max-seconds", "4"],
+            "max_seconds must be at least 6 (the shortest clip of task keyword_needle), got 4",
+        ),  # fmt: skip
+        (
+            ["bench", "--quick", "--no-memory", "--no-plot", "--config", str(root / "none.json"), "--out", out],
+            "[Errno 2] No such file or directory",
+        ),  # fmt: skip
+    ]
+
+
+def test_every_subcommand_fails_the_same_way_before_loading_a_model(checkpoint, tmp_path, monkeypatch, capsys):
+    import headrouter
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(headrouter.loading, "load_model", no_model)
+    for argv, message in failing_commands(checkpoint, tmp_path):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"headrouter {argv[0]}: error: {message}"), (argv, err)
+        assert err.count("\n") == 1 and "Traceback" not in err, err  # one line, no traceback
+        assert not (tmp_path / "out" / "items.jsonl").exists()
+
+
+def test_demo_with_another_model_uses_no_shipped_table_and_takes_its_own(checkpoint, tmp_path, capsys):
+    argv = ["demo", "--model", checkpoint["model"], "--data", checkpoint["data"], "--methods", "headrouter"]
+    argv += ["--keep", "0.5", "--limit", "1", "--max-new-tokens", "1"]
+    assert cli.main(argv) == 0
+    assert "headrouter's head table: none (calibration-free fallback)" in capsys.readouterr().out
+    table = calibrated_table(checkpoint, tmp_path / "table")
+    assert cli.main([*argv, "--table", str(table)]) == 0
+    assert f"headrouter's head table: {table}" in capsys.readouterr().out

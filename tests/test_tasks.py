@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -155,10 +157,35 @@ def test_cli_writes_the_same_items_as_generate(tmp_path, capsys):
     generate(tmp_path / "py", 2, 5, ["pitch_class", "beep_count"], max_seconds=6.0, progress=False)
     assert _files(tmp_path / "cli") == _files(tmp_path / "py")
     for bad, message in [
-        (["--tasks", "nope"], "unknown tasks"),
+        (["--tasks", "nope"], "--tasks: unknown task(s) nope; known: spoken_digit, keyword_needle, digit_string,"),
+        (["--tasks", "beep_count,beep_count"], "--tasks: tasks must not repeat, got beep_count,beep_count"),
         (["--per-task", "0"], "--per-task: must be >= 1"),
         (["--long-fraction", "1.5"], "--long-fraction: must be in"),
+        (["--max-seconds", "1"], "--max-seconds: must be at least 2 (the shortest clip a task draws), got 1"),
     ]:
-        with pytest.raises(SystemExit):
+        with pytest.raises(SystemExit) as exit_info:
             main(["tasks", "--out", str(tmp_path / "bad"), "--per-task", "1", *bad])
-        assert message in capsys.readouterr().err
+        assert exit_info.value.code == 2
+        assert f"headrouter tasks: error: argument {message}" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("tasks", "max_seconds", "message"),
+    [
+        (["pitch_class"], 1.5, "max_seconds must be at least 2 (the shortest clip of task pitch_class), got 1.5"),
+        (["pitch_class", "digit_string"], 2.5, "at least 3 (the shortest clip of task digit_string), got 2.5"),
+        (None, 5.0, "max_seconds must be at least 6 (the shortest clip of task keyword_needle), got 5"),
+    ],
+)
+def test_a_max_seconds_no_clip_can_honour_is_refused(tmp_path, tasks, max_seconds, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generate(tmp_path / "out", per_task=1, tasks=tasks, max_seconds=max_seconds, progress=False)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_max_seconds_bounds_the_clips_it_allows(tmp_path):
+    items = generate(tmp_path, per_task=6, tasks=["noise_colour", "beep_count"], max_seconds=2.5, long_fraction=1.0,
+                     progress=False)  # fmt: skip
+    lengths = [synth.read_wav(tmp_path / item.audio).size / synth.SAMPLE_RATE for item in items]
+    assert max(lengths) <= 2.5 and min(lengths) >= 2.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .methods import available_methods
 
@@ -47,11 +47,15 @@ def keep_ratios(text: str) -> list[float]:
 
 def method_names(text: str) -> list[str]:
     """Distinct registered method names."""
-    known = available_methods()
-    methods = items(text)
-    unknown = [m for m in methods if m not in known]
+    return known_names(text, available_methods(), "method")
+
+
+def known_names(text: str, known: Sequence[str], what: str) -> list[str]:
+    """Distinct comma-separated names out of ``known``; the error names the unknown ones and lists ``known``."""
+    names = items(text)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    if len(set(methods)) != len(methods):
-        raise argparse.ArgumentTypeError(f"methods must not repeat, got {text}")
-    return methods
+        raise argparse.ArgumentTypeError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"{what}s must not repeat, got {text}")
+    return names

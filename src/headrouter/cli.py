@@ -11,12 +11,15 @@ checkpoint's heads and save a HeadTable. ``headrouter inspect``: draw a saved He
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
-from .argtypes import items, keep_ratios, method_names, number, positive_int
+from .argtypes import items, keep_ratios, known_names, method_names, number, positive_int
+from .calibration import DEFAULT_TASKS
 from .config import DEFAULT_PRUNE_LAYER
 from .demo import (
     CLIP_KEEP_RATIOS,
@@ -41,11 +44,25 @@ TRUNCATE_HELP = (
 )
 
 
+FAILURES = (ValueError, TypeError, OSError, ImportError)
+"""What the library raises for bad input (a missing or malformed file, a wrong setting, a missing extra): every
+subcommand reports these as ``headrouter <subcommand>: error: <message>`` and exit code 2, as argparse does for bad
+arguments. Anything else is a bug and keeps its traceback."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``headrouter`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run the ``headrouter`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    Bad arguments exit through argparse (usage and ``headrouter <subcommand>: error: ...``, code 2); the library's
+    errors about the input (:data:`FAILURES`) are printed the same way, without a traceback, and return 2.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.run(args, parser)
+    try:
+        return args.run(args)
+    except FAILURES as error:
+        print(f"headrouter {args.command}: error: {str(error) or type(error).__name__}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +98,10 @@ def _add_demo(commands) -> None:
     demo.add_argument("--data", metavar="ITEMS", help="a JSON-lines items file (default: the shipped clips)")
     _add_methods_and_keep(demo, CLIP_METHODS, CLIP_KEEP_RATIOS)
     demo.add_argument(
-        "--table", metavar="DIR", help="HeadTable for the headrouter method (default: the shipped one, if any)"
+        "--table",
+        metavar="DIR",
+        help="HeadTable for the headrouter method (default: the shipped one with the shipped model; with --model, "
+        "none: the calibration-free fallback)",
     )
     demo.add_argument("--limit", type=positive_int, help="answer only the first N clips")
     demo.add_argument(
@@ -205,7 +225,10 @@ def _add_calibrate(commands) -> None:
     )
     calibrate.add_argument("--out", required=True, help="directory for the table")
     calibrate.add_argument(
-        "--tasks", type=items, default=["semantic", "acoustic"], help="task types (default semantic,acoustic)"
+        "--tasks",
+        type=items,
+        default=list(DEFAULT_TASKS),
+        help=f"comma-separated task types; each needs >= 1 sample in --data (default {','.join(DEFAULT_TASKS)})",
     )
     calibrate.add_argument("--bins", type=positive_int, default=16, help="positional-prior bins (default 16)")
     calibrate.add_argument(
@@ -217,7 +240,7 @@ def _add_calibrate(commands) -> None:
 
 
 def _add_tasks(commands) -> None:
-    from .tasks.generator import DEFAULT_LONG_FRACTION, DEFAULT_MAX_SECONDS, TASKS
+    from .tasks.generator import DEFAULT_LONG_FRACTION, DEFAULT_MAX_SECONDS, DEFAULT_MIN_SECONDS, TASKS
 
     tasks = commands.add_parser(
         "tasks",
@@ -227,15 +250,24 @@ def _add_tasks(commands) -> None:
             "deterministic by SEED. Tasks: " + ", ".join(f"{name} ({spec.task_type})" for name, spec in TASKS.items())
         ),
     )
+    longer = ", ".join(f"{n}: {t.min_seconds:g}" for n, t in TASKS.items() if t.min_seconds > DEFAULT_MIN_SECONDS)
     tasks.add_argument("--out", required=True, metavar="DIR", help="output folder")
     tasks.add_argument("--per-task", type=positive_int, required=True, help="items per task")
     tasks.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
-    tasks.add_argument("--tasks", type=items, help=f"comma-separated task names (default all: {','.join(TASKS)})")
+    tasks.add_argument(
+        "--tasks",
+        type=functools.partial(known_names, known=list(TASKS), what="task"),
+        help=f"comma-separated task names (default all: {','.join(TASKS)})",
+    )
     tasks.add_argument(
         "--max-seconds",
-        type=_seconds,
+        type=functools.partial(_at_least, DEFAULT_MIN_SECONDS, why="the shortest clip a task draws"),
         default=DEFAULT_MAX_SECONDS,
-        help=f"longest clip in seconds (default {DEFAULT_MAX_SECONDS:g})",
+        help=(
+            f"longest clip in seconds, >= {DEFAULT_MIN_SECONDS:g} and >= the shortest clip of every task asked for "
+            f"({longer}); a clip whose content is longer (a 3 s chord) runs 0.5 s past the content "
+            f"(default {DEFAULT_MAX_SECONDS:g})"
+        ),
     )
     tasks.add_argument(
         "--long-fraction",
@@ -271,7 +303,7 @@ def _add_methods_and_keep(parser: argparse.ArgumentParser, methods: Sequence[str
 # ---------------------------------------------------------------------- demo
 
 
-def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from transformers.utils import logging as transformers_logging
 
     from .demo import run_clips
@@ -279,20 +311,16 @@ def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     transformers_logging.disable_progress_bar()  # the demo's output is the answers
     print(f"headrouter {__version__} demo: {describe_machine()}", flush=True)
-    try:
-        run = run_clips(
-            args.model,
-            args.data,
-            args.methods,
-            args.keep,
-            table=args.table,
-            max_new_tokens=args.max_new_tokens,
-            prune_layer=args.prune_layer,
-            limit=args.limit,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        print(f"headrouter demo: error: {error}", file=sys.stderr)
-        return 2
+    run = run_clips(
+        args.model,
+        args.data,
+        args.methods,
+        args.keep,
+        table=args.table,
+        max_new_tokens=args.max_new_tokens,
+        prune_layer=args.prune_layer,
+        limit=args.limit,
+    )
     results = run.results
     settings = results["settings"]
     table = settings["table_path"] or "none (calibration-free fallback)"
@@ -354,42 +382,42 @@ def format_summary(rows: Sequence[dict]) -> str:
 # ---------------------------------------------------------------------- eval
 
 
-def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from . import report
-    from .evaluation import evaluate, load_items
+    from .evaluation import check_checkpoint, evaluate, load_items
     from .loading import load_model, load_processor
+    from .table import HeadTable
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    try:
-        items = load_items(args.data, args.limit)
-        model = load_model(args.model, dtype=args.dtype)
-        processor = load_processor(args.model)
-        print(
-            f"headrouter eval: {len(items)} items x (unpruned + {len(args.methods)} method(s) x {len(args.keep)} keep "
-            f"ratio(s)); output in {args.out}",
-            flush=True,
-        )
-        results = evaluate(
-            model,
-            processor,
-            items,
-            args.methods,
-            args.keep,
-            table=args.table,
-            max_new_tokens=args.max_new_tokens,
-            batch_size=args.batch_size,
-            prune_layer=args.prune_layer,
-            system_prompt=args.system_prompt,
-            truncate_audio=args.truncate_audio,
-            progress=not args.no_progress,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        print(f"headrouter eval: error: {error}", file=sys.stderr)
-        return 2
+    # everything that can be checked without the weights is checked first: a typo fails before a minute of loading
+    items = load_items(args.data, args.limit)
+    table = HeadTable.from_pretrained(args.table) if args.table is not None else None
+    check_checkpoint(args.model, args.prune_layer, table)
+    model = load_model(args.model, dtype=args.dtype)
+    processor = load_processor(args.model)
+    print(
+        f"headrouter eval: {len(items)} items x (unpruned + {len(args.methods)} method(s) x {len(args.keep)} keep "
+        f"ratio(s)); output in {args.out}",
+        flush=True,
+    )
+    results = evaluate(
+        model,
+        processor,
+        items,
+        args.methods,
+        args.keep,
+        table=table,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        prune_layer=args.prune_layer,
+        system_prompt=args.system_prompt,
+        truncate_audio=args.truncate_audio,
+        progress=not args.no_progress,
+    )
     results["settings"].update(model=str(args.model), data=str(args.data), limit=args.limit, table_path=args.table)
     paths = report.write_report(results, args.out, plot=not args.no_plot)
     counts = results["counts"]
@@ -412,7 +440,7 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 # ---------------------------------------------------------------------- timing, bench, calibrate, inspect
 
 
-def _timing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _timing(args: argparse.Namespace) -> int:
     print(f"headrouter {__version__} timing: {describe_machine()}")
     print(
         f"tiny random-weight Qwen2.5-Omni thinker ({DEMO_LAYERS} layers, attn {args.attn}), {args.seconds:g} s of "
@@ -432,26 +460,18 @@ def _timing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _bench(args: argparse.Namespace) -> int:
     """Run the benchmark, print the report and where the files went."""
     from .bench import format_markdown, format_targets, run_benchmark, settings_from_args, write_report
 
-    try:
-        settings = settings_from_args(args)
-    except ValueError as error:
-        print(f"headrouter bench: error: {error}", file=sys.stderr)
-        return 2
+    settings = settings_from_args(args)
     stem = args.name or ("bench-quick" if args.quick else "bench")
     print(
         f"headrouter bench: {len(settings.lengths)} length(s) x {len(settings.methods)} method(s) x "
         f"{len(settings.keep_ratios)} keep ratio(s), {settings.runs} run(s) each; output in {args.out}/{stem}.*",
         flush=True,
     )
-    try:
-        results = run_benchmark(settings)
-    except (ValueError, OSError) as error:
-        print(f"headrouter bench: error: {error}", file=sys.stderr)
-        return 2
+    results = run_benchmark(settings)
     paths = write_report(results, args.out, stem, plot=not args.no_plot)
     print()
     print(format_markdown(results))
@@ -466,12 +486,16 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .calibration import calibrate, load_samples
+def _calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibrate, check_tasks, load_samples
     from .loading import load_model, load_processor
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # everything that can be checked without the weights is checked first: a typo fails before a minute of loading
     samples = load_samples(args.data)
+    check_tasks(samples, args.tasks)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise NotADirectoryError(f"--out {args.out} is a file; the table needs a directory")
     model = load_model(args.model, dtype=args.dtype)
     processor = load_processor(args.model)
     table = calibrate(
@@ -489,7 +513,7 @@ def _calibrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0
 
 
-def _inspect(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _inspect(args: argparse.Namespace) -> int:
     from .table import HeadTable
 
     figure = HeadTable.from_pretrained(args.table).plot()
@@ -498,20 +522,17 @@ def _inspect(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _tasks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _tasks(args: argparse.Namespace) -> int:
     from .tasks.generator import generate
 
-    try:
-        written = generate(
-            args.out,
-            args.per_task,
-            args.seed,
-            args.tasks,
-            max_seconds=args.max_seconds,
-            long_fraction=args.long_fraction,
-        )
-    except ValueError as error:
-        parser.error(str(error))
+    written = generate(
+        args.out,
+        args.per_task,
+        args.seed,
+        args.tasks,
+        max_seconds=args.max_seconds,
+        long_fraction=args.long_fraction,
+    )
     families = {}
     for item in written:
         families[item.task_type] = families.get(item.task_type, 0) + 1
@@ -552,9 +573,14 @@ def _text_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequ
 
 
 def _seconds(text: str) -> float:
+    return _at_least(1.0, text, why="second")
+
+
+def _at_least(low: float, text: str, why: str) -> float:
+    """A finite number >= ``low``; the error says the bound and ``why``."""
     value = number(float, text)
-    if not 1.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be at least 1 (second), got {text}")
+    if not low <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be at least {low:g} ({why}), got {text}")
     return value
 
 

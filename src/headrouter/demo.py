@@ -70,18 +70,22 @@ def run_clips(
     model gets none: the shipped table describes the shipped model only). The model runs in ``dtype`` (float32 by
     default: the demo is for CPUs).
 
-    ``FileNotFoundError`` with what to do if the model or the items are missing.
+    ``FileNotFoundError`` with what to do if the model or the items are missing. The items, the table and the prune
+    layer are checked before the model loads (:func:`~headrouter.evaluation.check_checkpoint`).
     """
-    from .evaluation import evaluate, load_items
+    from .evaluation import check_checkpoint, evaluate, load_items
     from .loading import load_model, load_processor
+    from .table import HeadTable
 
     model_dir, items_file = _asset(model, SHIPPED_MODEL, "config.json"), _asset(data, SHIPPED_ITEMS, None)
     if table is None and model is None and "headrouter" in methods and (SHIPPED_TABLE / "head_table.json").is_file():
         table = SHIPPED_TABLE
+    items = load_items(items_file, limit)
+    head_table = HeadTable.from_pretrained(table) if table is not None else None
+    check_checkpoint(model_dir, prune_layer, head_table)
     start = time.perf_counter()
     loaded = load_model(model_dir, dtype=dtype)
     processor = load_processor(model_dir)
-    items = load_items(items_file, limit)
     loaded_at = time.perf_counter()
     results = evaluate(
         loaded,
@@ -89,7 +93,7 @@ def run_clips(
         items,
         methods,
         keep_ratios,
-        table=table,
+        table=head_table,
         max_new_tokens=max_new_tokens,
         prune_layer=prune_layer,
         progress=False,

@@ -210,7 +210,10 @@ def make_example(
 ) -> Example:
     """Example ``index`` of ``task`` for ``seed``: the item (audio path ``clips/<id>.wav``) and its 16 kHz audio.
 
-    The audio is already quantised to 16-bit, so it equals what the written WAV decodes to.
+    The clip's length is drawn from [``min_seconds``, ``max_seconds``], each raised to the task's own
+    ``min_seconds`` where that is longer (:func:`generate` refuses a ``max_seconds`` below it instead); a clip whose
+    content (a chord, a tone, a phrase) is longer than the length drawn runs to the content's end plus 0.5 s. The
+    audio is already quantised to 16-bit, so it equals what the written WAV decodes to.
     """
     spec = TASKS[task]
     rng = np.random.default_rng([seed, list(TASKS).index(task), index])
@@ -255,7 +258,9 @@ def generate(
 ) -> list[Item]:
     """Write ``per_task`` items of each task to ``out_dir/items.jsonl`` and their WAVs to ``out_dir/clips/``.
 
-    Returns the items (audio paths relative to ``out_dir``). Speech tasks need espeak-ng.
+    Returns the items (audio paths relative to ``out_dir``). Speech tasks need espeak-ng. ``ValueError`` for a
+    ``max_seconds`` below ``min_seconds`` or below the shortest clip of one of the ``tasks`` (3 s for
+    ``digit_string``, 6 s for ``keyword_needle``), which no clip could honour (see :func:`make_example`).
     """
     tasks = list(tasks or TASKS)
     unknown = [t for t in tasks if t not in TASKS]
@@ -263,6 +268,13 @@ def generate(
         raise ValueError(f"unknown tasks {unknown}; known: {list(TASKS)}")
     if per_task < 1:
         raise ValueError(f"per_task must be >= 1, got {per_task}")
+    shortest = {t: max(min_seconds, TASKS[t].min_seconds) for t in tasks}
+    longest = max(shortest, key=shortest.__getitem__)
+    if max_seconds < shortest[longest]:
+        raise ValueError(
+            f"max_seconds must be at least {shortest[longest]:g} (the shortest clip of task {longest}), "
+            f"got {max_seconds:g}"
+        )
     out = Path(out_dir)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     items = []
