@@ -56,11 +56,11 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
-if TYPE_CHECKING:
-    from .adapters import ModelAdapter, supported_models
-    from .api import pruning, unwrap, wrap
-    from .calibration import CalibrationSample, calibrate, load_samples
-    from .config import PruningConfig
-    from .methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method
-    from .router import HeadRouter, SampleRecord
-    from .table import HeadTable
+if TYPE_CHECKING:  # the names above, for type checkers and editors
+    from .adapters import ModelAdapter, supported_models  # noqa: F401
+    from .api import pruning, unwrap, wrap  # noqa: F401
+    from .calibration import CalibrationSample, calibrate, load_samples  # noqa: F401
+    from .config import PruningConfig  # noqa: F401
+    from .methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method  # noqa: F401
+    from .router import HeadRouter, SampleRecord  # noqa: F401
+    from .table import HeadTable  # noqa: F401
