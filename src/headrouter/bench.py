@@ -44,23 +44,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import (
-    Qwen2_5OmniForConditionalGeneration,
-    Qwen2_5OmniThinkerConfig,
-    Qwen2_5OmniThinkerForConditionalGeneration,
-)
 from transformers.generation.streamers import BaseStreamer
 
-from . import flops, tiny
+from . import flops
 from .adapters import ModelAdapter, adapter_for
 from .api import unwrap, wrap
 from .argtypes import items, keep_ratios, method_names, number, positive_int
 from .config import DEFAULT_PRUNE_LAYER
 from .methods import ScoringMethod, available_methods, get_method
+
+if TYPE_CHECKING:
+    from transformers import Qwen2_5OmniThinkerConfig
 
 logger = logging.getLogger("headrouter")
 
@@ -194,6 +193,11 @@ class BenchSettings:
 def bench_thinker_config(num_layers: int = DEFAULT_LAYERS, vocab_size: int = 256) -> Qwen2_5OmniThinkerConfig:
     """A thinker config with the decoder widths of Qwen2.5-Omni-3B, ``num_layers`` layers, a small vocabulary
     and a tiny audio tower (which the benchmark never runs); special ids as in :mod:`headrouter.tiny`."""
+    # the model code is imported where a model is built, so that ``headrouter --version`` does not load it
+    from transformers import Qwen2_5OmniThinkerConfig
+
+    from . import tiny
+
     shape = QWEN25_OMNI_3B
     config = Qwen2_5OmniThinkerConfig(
         audio_config=dict(
@@ -222,6 +226,14 @@ def bench_thinker_config(num_layers: int = DEFAULT_LAYERS, vocab_size: int = 256
 
 def load_model(settings: BenchSettings) -> tuple[nn.Module, dict]:
     """The thinker to benchmark, in eval mode, and a description of where it came from."""
+    from transformers import (
+        Qwen2_5OmniForConditionalGeneration,
+        Qwen2_5OmniThinkerConfig,
+        Qwen2_5OmniThinkerForConditionalGeneration,
+    )
+
+    from . import tiny
+
     dtype = DTYPES[settings.dtype]
     attn = settings.attn_implementation
     torch.manual_seed(settings.seed)

@@ -34,7 +34,6 @@ from .demo import (
     run_timing,
 )
 from .methods import available_methods
-from .report import setting_name
 
 EVAL_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
 EVAL_MAX_NEW_TOKENS = 16
@@ -343,6 +342,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def format_clip(number: int, total: int, item, rows: Sequence[dict]) -> str:
     """One clip of the demo: its question and the answer of every setting, as text."""
+    from .report import setting_name
+
     lines = [f"[{number}/{total}] {item.id} ({item.task}, {item.task_type})", f"  Q: {item.question}"]
     if item.choices:
         lines.append(f"     choices: {' | '.join(item.choices)}")
@@ -365,6 +366,8 @@ def format_clip(number: int, total: int, item, rows: Sequence[dict]) -> str:
 
 def format_summary(rows: Sequence[dict]) -> str:
     """The demo's totals per setting, as text."""
+    from .report import setting_name
+
     table = [
         (
             setting_name(r),

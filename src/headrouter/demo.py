@@ -11,14 +11,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from . import tiny
 from .api import pruning
 from .config import DEFAULT_PRUNE_LAYER
-from .tasks.items import Item
+
+if TYPE_CHECKING:
+    from .tasks.items import Item
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 SHIPPED_MODEL = ASSETS / "proving_ground"
@@ -205,6 +207,8 @@ def run_timing(
     num_layers: int = DEMO_LAYERS,
 ) -> list[dict]:
     """:func:`compare_prefill` on the tiny random-weight thinker, ``seconds`` of audio in the prompt (no downloads)."""
+    from . import tiny  # imported where used: the CLI imports this module for its defaults
+
     model = tiny.tiny_model(attn_implementation=attn_implementation, num_layers=num_layers)
     inputs = demo_inputs(seconds)
     return compare_prefill(model, inputs, methods, keep_ratios, runs, prune_layer)
@@ -212,6 +216,8 @@ def run_timing(
 
 def demo_inputs(seconds: float = DEFAULT_SECONDS):
     """One tiny-model prompt: 5 text tokens, ``seconds`` of a tone (25 audio tokens per second), 12 text tokens."""
+    from . import tiny
+
     return tiny.encode([tiny.audio_prompt([tiny.tone(seconds)], text_lengths=[5, 12])])
 
 

@@ -6,7 +6,6 @@ import logging
 
 import torch
 from torch import nn
-from transformers.models.qwen2_5_omni import modeling_qwen2_5_omni as modeling
 
 from .base import ModelAdapter
 
@@ -72,4 +71,7 @@ class Qwen2_5OmniAdapter(ModelAdapter):
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """The model's rotary embedding (``apply_rotary_pos_emb``) for one tensor ``(B, heads, n, d)``."""
-    return x * cos[:, None] + modeling.rotate_half(x) * sin[:, None]
+    # imported here, where the model (and so its modeling code) exists: importing headrouter stays light
+    from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import rotate_half
+
+    return x * cos[:, None] + rotate_half(x) * sin[:, None]

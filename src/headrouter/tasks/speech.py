@@ -11,7 +11,6 @@ import shutil
 import subprocess
 
 import numpy as np
-from scipy.signal import resample_poly
 
 ESPEAK = "espeak-ng"
 ESPEAK_RATE = 22_050
@@ -27,6 +26,8 @@ def espeak_available() -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _speak(text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
+    from scipy.signal import resample_poly  # loads in 0.5-1 s: imported where speech is made, not with the CLI
+
     if not espeak_available():
         raise RuntimeError("espeak-ng is not installed (Debian/Ubuntu: apt-get install espeak-ng)")
     result = subprocess.run(
@@ -54,6 +55,7 @@ def speak(text: str, voice: str = "en-us+m3", rate: int = 160, pitch: int = 50) 
 
     ``voice`` is ``ACCENT+VARIANT`` (e.g. ``en-gb+f2``); ``rate`` in words per minute; ``pitch`` 0-99.
     """
+
     return _speak(text, voice, int(rate), int(pitch))
 
 
