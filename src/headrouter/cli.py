@@ -606,7 +606,3 @@ def _fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
     return value
-
-
-if __name__ == "__main__":
-    sys.exit(main())
