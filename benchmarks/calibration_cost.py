@@ -3,7 +3,7 @@ of calibrating 10 vs. 100 samples (each in a fresh process, so peaks do not mix)
 
     python benchmarks/calibration_cost.py [--layers 4] [--seconds 30] [--dtype bfloat16] [--threads 2]
 
-The model is the benchmark's random thinker at Qwen2.5-Omni-3B decoder widths (see headrouter.bench) with the
+The model is the benchmark's random thinker at Qwen2.5-Omni-3B decoder widths (see headrouter.bench.benchmark) with the
 tiny processor; samples are in-memory tones and noise, so no file I/O is timed.
 """
 
@@ -22,10 +22,11 @@ import torch
 from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
 import headrouter
-from headrouter import bench, tiny
-from headrouter.calibration import CalibrationSample
-from headrouter.demo import describe_machine
-from headrouter.inputs import processor_inputs
+from headrouter.adapters.qwen2_5_omni import tiny
+from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+from headrouter.bench import benchmark as bench
+from headrouter.evaluation.demo import describe_machine
+from headrouter.methods.headrouter.calibration import CalibrationSample
 
 
 def build(layers: int, dtype: str):

@@ -25,7 +25,7 @@ import statistics
 import torch
 
 import headrouter
-from headrouter.demo import measure_prefill
+from headrouter.evaluation.demo import measure_prefill
 
 
 def main() -> None:
@@ -58,7 +58,7 @@ def main() -> None:
 
 
 def tiny_quickstart(keep: float, method: str, max_new_tokens: int, runs: int) -> None:
-    from headrouter import tiny
+    from headrouter.adapters.qwen2_5_omni import tiny
 
     model = tiny.tiny_model()  # a random-weight Qwen2_5OmniThinkerForConditionalGeneration, 4 decoder layers
     inputs = tiny.encode([tiny.audio_prompt([tiny.tone(60.0)], text_lengths=[5, 12])])  # 60 s -> 1,500 audio tokens
@@ -103,8 +103,8 @@ def tiny_quickstart(keep: float, method: str, max_new_tokens: int, runs: int) ->
 def real_quickstart(path: str, audio: str, prompt: str, keep: float, method: str, max_new_tokens: int, runs: int):
     import librosa
 
-    from headrouter.inputs import processor_inputs
-    from headrouter.loading import load_model, load_processor
+    from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
 
     # the class config.json names: the full model (with its talker: transformers' generate reads it even for
     # text output) or the thinker alone; local files only

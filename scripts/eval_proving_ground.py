@@ -2,7 +2,7 @@
 
     python scripts/eval_proving_ground.py --model src/headrouter/assets/proving_ground --per-task 50 --seed 1234
 
-Items are generated in memory by ``headrouter.tasks`` (seed distinct from training's) and sent exactly as
+Items are generated in memory by ``headrouter.evaluation.tasks`` (seed distinct from training's) and sent exactly as
 evaluation sends them (``processor_inputs``: the audio, then ``format_prompt(item)``). A ``wer`` task's
 accuracy is ``1 - WER`` (at least 0).
 """
@@ -16,10 +16,10 @@ import time
 import numpy as np
 import torch
 
-from headrouter.inputs import processor_inputs
-from headrouter.loading import load_model, load_processor
-from headrouter.tasks.generator import TASKS, make_example
-from headrouter.tasks.items import format_prompt, score
+from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+from headrouter.evaluation.tasks.generator import TASKS, make_example
+from headrouter.evaluation.tasks.items import format_prompt, score
 
 
 def answer(model, processor, wav: np.ndarray, prompt: str, max_new_tokens: int = 12) -> str:

@@ -2,7 +2,7 @@
 
     python scripts/make_demo_clips.py --model src/headrouter/assets/proving_ground --out src/headrouter/assets/demo
 
-Clips come from ``headrouter.tasks`` with their own seed (not the training seed); for each task the first
+Clips come from ``headrouter.evaluation.tasks`` with their own seed (not the training seed); for each task the first
 candidate the model answers exactly right (greedy) is written as ``clips/<id>.wav`` with its item in
 ``items.jsonl``.
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from headrouter.loading import load_model, load_processor
-from headrouter.tasks import synth
-from headrouter.tasks.generator import TASKS, make_example
-from headrouter.tasks.items import format_prompt, score, write_items
+from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+from headrouter.evaluation.tasks import synth
+from headrouter.evaluation.tasks.generator import TASKS, make_example
+from headrouter.evaluation.tasks.items import format_prompt, score, write_items
 
 sys.path.insert(0, str(Path(__file__).parent))
 from eval_proving_ground import answer  # noqa: E402

@@ -1,5 +1,5 @@
 """Train the proving-ground model: a small Qwen2.5-Omni thinker (real audio tower, mRoPE, real processor over the
-tiny 256-id tokenizer) that answers the synthetic listening tasks of ``headrouter.tasks``.
+tiny 256-id tokenizer) that answers the synthetic listening tasks of ``headrouter.evaluation.tasks``.
 
 CPU only, seeded, within an hour on 2 cores:
 
@@ -36,10 +36,10 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
-from headrouter import tiny
-from headrouter.inputs import processor_inputs
-from headrouter.tasks.generator import DIGIT_WORDS, KEYWORDS, TASKS, make_example
-from headrouter.tasks.items import format_prompt
+from headrouter.adapters.qwen2_5_omni import tiny
+from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+from headrouter.evaluation.tasks.generator import DIGIT_WORDS, KEYWORDS, TASKS, make_example
+from headrouter.evaluation.tasks.items import format_prompt
 
 IGNORE = -100
 SPOKEN = DIGIT_WORDS + KEYWORDS  # CTC classes 1.. (0 is the blank)

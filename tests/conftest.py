@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from headrouter import tiny
+from headrouter.adapters.qwen2_5_omni import tiny
 
 torch.set_num_threads(2)
 

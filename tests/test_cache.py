@@ -10,12 +10,12 @@ import logging
 import pytest
 import torch
 from conftest import prompts_mixed
-from reference import keep_mask_from_router, masked_reference
 
 import headrouter
-from headrouter import tiny
-from headrouter.bench import output_cache
-from headrouter.cache import PrunedCache, pruned_state
+from headrouter.adapters.qwen2_5_omni import tiny
+from headrouter.bench.benchmark import output_cache
+from headrouter.engine.cache import PrunedCache, pruned_state
+from headrouter.testing.reference import keep_mask_from_router, masked_reference
 
 STEPS = 6
 

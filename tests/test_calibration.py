@@ -13,10 +13,12 @@ import soundfile
 import torch
 
 import headrouter
-from headrouter import cli, stats, tiny
-from headrouter.calibration import CalibrationSample, load_samples
-from headrouter.inputs import processor_inputs
-from headrouter.tasks.items import Item, write_items
+from headrouter.adapters.qwen2_5_omni import loading, tiny
+from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+from headrouter.cli import commands as cli
+from headrouter.evaluation.tasks.items import Item, write_items
+from headrouter.methods.headrouter import stats
+from headrouter.methods.headrouter.calibration import CalibrationSample, load_samples
 
 RATE = tiny.SAMPLE_RATE
 
@@ -291,7 +293,7 @@ def test_cli_calibrate_checks_its_data_before_loading_the_model(tmp_path, monkey
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded before the data was checked")
 
-    monkeypatch.setattr(headrouter.loading, "load_model", no_model)
+    monkeypatch.setattr(loading, "load_model", no_model)
     path = tmp_path / ("nowhere.jsonl" if data is None else "calib.jsonl")
     if data is not None:
         path.write_text(data)
@@ -342,7 +344,7 @@ def _damaged_table(root: Path) -> Path:
 
 
 def test_cli_calibrate_refuses_a_file_as_out_before_loading_the_model(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(headrouter.loading, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
     (tmp_path / "calib.jsonl").write_text('{"audio": "a.wav", "prompt": "?", "task": "acoustic"}\n')
     (tmp_path / "taken").write_text("a file")
     argv = ["calibrate", "--model", str(tmp_path), "--data", str(tmp_path / "calib.jsonl"), "--tasks", "acoustic"]

@@ -7,8 +7,10 @@ import json
 import pytest
 from test_evaluation import build_standin, standin_items
 
-from headrouter import cli, demo
-from headrouter.tasks.items import write_items
+from headrouter.adapters.qwen2_5_omni import loading
+from headrouter.cli import commands as cli
+from headrouter.evaluation import demo
+from headrouter.evaluation.tasks.items import write_items
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +133,7 @@ def test_every_command_has_help(capsys):
 
 
 def test_bench_is_wired_to_its_module():
-    from headrouter import bench
+    from headrouter.bench import benchmark as bench
 
     args = cli.build_parser().parse_args(["bench", "--quick", "--no-memory"])
     assert args.run is cli._bench and args.quick and args.no_memory
@@ -141,17 +143,17 @@ def test_bench_is_wired_to_its_module():
 def calibrated_table(checkpoint, root):
     """A head table calibrated on the stand-in model (so its config hash is the stand-in's)."""
     import headrouter
-    from headrouter import tiny
+    from headrouter.adapters.qwen2_5_omni import tiny
 
-    model = headrouter.loading.load_model(checkpoint["model"])
-    processor = headrouter.loading.load_processor(checkpoint["model"])
+    model = loading.load_model(checkpoint["model"])
+    processor = loading.load_processor(checkpoint["model"])
     sample = headrouter.CalibrationSample(tiny.tone(1.0), "Which note?", "acoustic", tiny.SAMPLE_RATE)
     return headrouter.calibrate(model, processor, [sample], tasks=["acoustic"], progress=False).save_pretrained(root)
 
 
 def failing_commands(checkpoint, root):
     """Per subcommand, arguments argparse accepts that the run must refuse, and the start of the error message."""
-    from headrouter.demo import SHIPPED_TABLE
+    from headrouter.evaluation.demo import SHIPPED_TABLE
 
     (root / "bad.jsonl").write_text('{"id": "a", "audio": "a.wav"\n')
     model, data, out = checkpoint["model"], checkpoint["data"], str(root / "out")
@@ -177,12 +179,11 @@ def failing_commands(checkpoint, root):
 
 
 def test_every_subcommand_fails_the_same_way_before_loading_a_model(checkpoint, tmp_path, monkeypatch, capsys):
-    import headrouter
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded before the input was checked")
 
-    monkeypatch.setattr(headrouter.loading, "load_model", no_model)
+    monkeypatch.setattr(loading, "load_model", no_model)
     for argv, message in failing_commands(checkpoint, tmp_path):
         assert cli.main(argv) == 2, argv
         err = capsys.readouterr().err

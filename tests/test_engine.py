@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 from conftest import prompts_mixed
-from reference import keep_mask_from_router, masked_reference
 
 import headrouter
-from headrouter import tiny
-from headrouter.bench import output_cache
+from headrouter.adapters.qwen2_5_omni import tiny
+from headrouter.bench.benchmark import output_cache
 from headrouter.methods import ScoringMethod
+from headrouter.testing.reference import keep_mask_from_router, masked_reference
 
 STEPS = 8
 

@@ -13,11 +13,11 @@ import soundfile
 import torch
 
 import headrouter
-from headrouter import tiny
-from headrouter.evaluation import UNPRUNED, evaluate, item_score, load_items
-from headrouter.inputs import build_inputs, processor_inputs
-from headrouter.report import format_markdown, write_report
-from headrouter.tasks.items import Item, score, word_error_rate, write_items
+from headrouter.adapters.qwen2_5_omni import loading, tiny
+from headrouter.adapters.qwen2_5_omni.inputs import build_inputs, processor_inputs
+from headrouter.evaluation.report import format_markdown, write_report
+from headrouter.evaluation.runner import UNPRUNED, evaluate, item_score, load_items
+from headrouter.evaluation.tasks.items import Item, score, word_error_rate, write_items
 
 RATE = tiny.SAMPLE_RATE
 METHODS = headrouter.available_methods()
@@ -62,8 +62,8 @@ def standin(tmp_path_factory):
     model_dir = build_standin(root)
     items = standin_items(root)
     write_items(items, root / "draft.jsonl")
-    model = headrouter.loading.load_model(model_dir)
-    processor = headrouter.loading.load_processor(model_dir)
+    model = loading.load_model(model_dir)
+    processor = loading.load_processor(model_dir)
     draft = evaluate(model, processor, load_items(root / "draft.jsonl"), [], max_new_tokens=TOKENS, progress=False)
     said = {row["id"]: row["prediction"] for row in draft["predictions"]}
     for item in items:

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 import headrouter
-from headrouter import stats, tiny
 from headrouter.adapters import adapter_for
-from headrouter.calibration import HeadStatistics, sparse_weights
-from headrouter.table import HeadTable, config_hash
+from headrouter.adapters.qwen2_5_omni import tiny
+from headrouter.methods.headrouter import stats
+from headrouter.methods.headrouter.calibration import HeadStatistics, sparse_weights
+from headrouter.methods.headrouter.table import HeadTable, config_hash
 
 
 def test_statistics_by_hand():
@@ -205,8 +206,8 @@ def test_config_hash_covers_the_architecture_only():
 
 
 def test_shipped_table_fits_the_shipped_checkpoint_and_no_other(tmp_path):
-    from headrouter.demo import SHIPPED_MODEL, SHIPPED_TABLE
-    from headrouter.evaluation import check_checkpoint
+    from headrouter.evaluation.demo import SHIPPED_MODEL, SHIPPED_TABLE
+    from headrouter.evaluation.runner import check_checkpoint
 
     shipped = HeadTable.from_pretrained(SHIPPED_TABLE)
     check_checkpoint(SHIPPED_MODEL, 2, shipped)  # config.json only: no weights loaded

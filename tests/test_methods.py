@@ -10,7 +10,7 @@ import torch
 from conftest import prompts_mixed
 
 import headrouter
-from headrouter import tiny
+from headrouter.adapters.qwen2_5_omni import tiny
 
 
 def run(model, inputs, **kwargs):

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 import headrouter
-from headrouter import tiny
 from headrouter.adapters import ModelAdapter, adapter_for
+from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.methods import DART, ScoringContext, SegmentTopK
 from headrouter.methods.segment import segment_quotas
 

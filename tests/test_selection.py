@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from headrouter.capture import attention_rows, query_positions
-from headrouter.selection import check_keep_mask, keep_counts, pack_layout, top_k_audio
+from headrouter.engine.capture import attention_rows, query_positions
+from headrouter.engine.selection import check_keep_mask, keep_counts, pack_layout, top_k_audio
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

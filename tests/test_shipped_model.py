@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import headrouter
-from headrouter.inputs import processor_inputs
-from headrouter.loading import load_model, load_processor
-from headrouter.table import HeadTable, config_hash
-from headrouter.tasks import format_prompt, read_items, score
-from headrouter.tasks.synth import read_wav
+from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+from headrouter.evaluation.tasks import format_prompt, read_items, score
+from headrouter.evaluation.tasks.synth import read_wav
+from headrouter.methods.headrouter.table import HeadTable, config_hash
 
 ASSETS = Path(headrouter.__file__).parent / "assets"
 MODEL = ASSETS / "proving_ground"

@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from headrouter.tasks import TASKS, format_prompt, generate, make_example, read_items, score, synth
-from headrouter.tasks.generator import SPEECH_TASKS, draw_seconds
-from headrouter.tasks.speech import espeak_available
+from headrouter.evaluation.tasks import TASKS, format_prompt, generate, make_example, read_items, score, synth
+from headrouter.evaluation.tasks.generator import SPEECH_TASKS, draw_seconds
+from headrouter.evaluation.tasks.speech import espeak_available
 
 ACOUSTIC_NUMPY = [t for t in TASKS if t not in SPEECH_TASKS]
 needs_espeak = pytest.mark.skipif(
@@ -149,7 +149,7 @@ def test_unknown_task_and_bad_counts_are_refused(tmp_path):
 
 
 def test_cli_writes_the_same_items_as_generate(tmp_path, capsys):
-    from headrouter.cli import main
+    from headrouter.cli.commands import main
 
     args = ["--per-task", "2", "--seed", "5", "--tasks", "pitch_class,beep_count", "--max-seconds", "6"]
     assert main(["tasks", "--out", str(tmp_path / "cli"), *args]) == 0

@@ -6,7 +6,7 @@ import torch
 from transformers import Qwen2_5OmniProcessor
 from transformers.utils import is_torchvision_available
 
-from headrouter import tiny
+from headrouter.adapters.qwen2_5_omni import tiny
 
 AUDIO_ITEM = "<|audio_bos|><|AUDIO|><|audio_eos|>"
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"

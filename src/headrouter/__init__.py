@@ -16,18 +16,22 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "CalibrationSample": "calibration",
-    "HeadTable": "table",
-    "HeadRouter": "router",
+    "CalibrationSample": "methods.headrouter.calibration",
+    "HeadTable": "methods.headrouter.table",
+    "HeadRouter": "engine.router",
     "ModelAdapter": "adapters",
     "PruningConfig": "config",
-    "SampleRecord": "router",
+    "SampleRecord": "engine.router",
     "ScoringContext": "methods",
     "ScoringMethod": "methods",
     "available_methods": "methods",
-    "calibrate": "calibration",
+    "build_inputs": "adapters.qwen2_5_omni.inputs",
+    "calibrate": "methods.headrouter.calibration",
     "get_method": "methods",
-    "load_samples": "calibration",
+    "load_model": "adapters.qwen2_5_omni.loading",
+    "load_processor": "adapters.qwen2_5_omni.loading",
+    "load_samples": "methods.headrouter.calibration",
+    "processor_inputs": "adapters.qwen2_5_omni.inputs",
     "pruning": "api",
     "register_method": "methods",
     "supported_models": "adapters",
@@ -39,7 +43,7 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
-    """Import a public name (or a submodule, e.g. ``headrouter.tiny``) the first time it is used."""
+    """Import a public name (or a subpackage, e.g. ``headrouter.evaluation``) the first time it is used."""
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
@@ -57,10 +61,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the names above, for type checkers and editors
-    from .adapters import ModelAdapter, supported_models  # noqa: F401
-    from .api import pruning, unwrap, wrap  # noqa: F401
-    from .calibration import CalibrationSample, calibrate, load_samples  # noqa: F401
-    from .config import PruningConfig  # noqa: F401
-    from .methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method  # noqa: F401
-    from .router import HeadRouter, SampleRecord  # noqa: F401
-    from .table import HeadTable  # noqa: F401
+    from headrouter.adapters import ModelAdapter, supported_models  # noqa: F401
+    from headrouter.adapters.qwen2_5_omni.inputs import build_inputs, processor_inputs  # noqa: F401
+    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor  # noqa: F401
+    from headrouter.api import pruning, unwrap, wrap  # noqa: F401
+    from headrouter.config import PruningConfig  # noqa: F401
+    from headrouter.engine.router import HeadRouter, SampleRecord  # noqa: F401
+    from headrouter.methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method  # noqa: F401
+    from headrouter.methods.headrouter.calibration import CalibrationSample, calibrate, load_samples  # noqa: F401
+    from headrouter.methods.headrouter.table import HeadTable  # noqa: F401

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 
 from torch import nn
 
-from .config import DEFAULT_PRUNE_LAYER, PruningConfig
-from .methods import ScoringMethod, get_method
-from .router import HeadRouter
+from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
+from headrouter.engine.router import HeadRouter
+from headrouter.methods import ScoringMethod, get_method
 
 logger = logging.getLogger("headrouter")
 

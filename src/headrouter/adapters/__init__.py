@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from .base import ModelAdapter
-from .qwen2_5_omni import Qwen2_5OmniAdapter
+from headrouter.adapters.base import ModelAdapter
+from headrouter.adapters.qwen2_5_omni.adapter import Qwen2_5OmniAdapter
 
 ADAPTERS: list[type[ModelAdapter]] = [Qwen2_5OmniAdapter]
 

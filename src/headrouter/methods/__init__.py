@@ -1,13 +1,13 @@
 """Scoring methods: one file each, all behind :class:`ScoringMethod` and one registry."""
 
-from . import dart, fastv, frame, headrouter, random, segment  # noqa: F401  (importing registers them)
-from .base import ScoringContext, ScoringMethod, available_methods, get_method, register_method
-from .dart import DART
-from .fastv import FastV
-from .frame import FrameStride
-from .headrouter import HeadRouterMethod
-from .random import RandomSelection
-from .segment import SegmentTopK
+from headrouter.methods import dart, fastv, frame, headrouter, random, segment  # noqa: F401  (importing registers them)
+from headrouter.methods.base import ScoringContext, ScoringMethod, available_methods, get_method, register_method
+from headrouter.methods.dart import DART
+from headrouter.methods.fastv import FastV
+from headrouter.methods.frame import FrameStride
+from headrouter.methods.headrouter.method import HeadRouterMethod
+from headrouter.methods.random import RandomSelection
+from headrouter.methods.segment import SegmentTopK
 
 __all__ = [
     "DART",

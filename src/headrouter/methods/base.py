@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 import torch
 
-from ..selection import top_k_audio
+from headrouter.engine.selection import top_k_audio
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from .base import ScoringContext, ScoringMethod, register_method
+from headrouter.methods.base import ScoringContext, ScoringMethod, register_method
 
 _NORMS = ("key", "hidden")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import ScoringContext, ScoringMethod, register_method
+from headrouter.methods.base import ScoringContext, ScoringMethod, register_method
 
 
 @register_method

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .base import ScoringContext, ScoringMethod, get_method, register_method
+from headrouter.methods.base import ScoringContext, ScoringMethod, get_method, register_method
 
 
 @register_method

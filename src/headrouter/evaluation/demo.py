@@ -1,7 +1,7 @@
 """The demo: the shipped proving-ground model answers the shipped clips unpruned and pruned; and prefill timing of a
 tiny random-weight model (``headrouter timing``), reused by examples and benchmarks.
 
-Nothing here prints; :mod:`headrouter.cli` formats the results.
+Nothing here prints; :mod:`headrouter.cli.commands` formats the results.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from .api import pruning
-from .config import DEFAULT_PRUNE_LAYER
+from headrouter.api import pruning
+from headrouter.config import DEFAULT_PRUNE_LAYER
 
 if TYPE_CHECKING:
-    from .tasks.items import Item
+    from headrouter.evaluation.tasks.items import Item
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SHIPPED_MODEL = ASSETS / "proving_ground"
 """The small Qwen2.5-Omni-architecture model trained on the synthetic listening tasks (a from_pretrained folder)."""
 SHIPPED_ITEMS = ASSETS / "demo" / "items.jsonl"
@@ -47,7 +47,7 @@ DEMO_LAYERS = 4
 
 @dataclass
 class ClipRun:
-    """What :func:`run_clips` did: the items, :func:`headrouter.evaluation.evaluate`'s results, load time."""
+    """What :func:`run_clips` did: the items, :func:`headrouter.evaluation.runner.evaluate`'s results, load time."""
 
     items: list[Item]
     results: dict
@@ -73,11 +73,11 @@ def run_clips(
     default: the demo is for CPUs).
 
     ``FileNotFoundError`` with what to do if the model or the items are missing. The items, the table and the prune
-    layer are checked before the model loads (:func:`~headrouter.evaluation.check_checkpoint`).
+    layer are checked before the model loads (:func:`~headrouter.evaluation.runner.check_checkpoint`).
     """
-    from .evaluation import check_checkpoint, evaluate, load_items
-    from .loading import load_model, load_processor
-    from .table import HeadTable
+    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+    from headrouter.evaluation.runner import check_checkpoint, evaluate, load_items
+    from headrouter.methods.headrouter.table import HeadTable
 
     model_dir, items_file = _asset(model, SHIPPED_MODEL, "config.json"), _asset(data, SHIPPED_ITEMS, None)
     if table is None and model is None and "headrouter" in methods and (SHIPPED_TABLE / "head_table.json").is_file():
@@ -207,7 +207,9 @@ def run_timing(
     num_layers: int = DEMO_LAYERS,
 ) -> list[dict]:
     """:func:`compare_prefill` on the tiny random-weight thinker, ``seconds`` of audio in the prompt (no downloads)."""
-    from . import tiny  # imported where used: the CLI imports this module for its defaults
+    from headrouter.adapters.qwen2_5_omni import (
+        tiny,  # imported where used: the CLI imports this module for its defaults
+    )
 
     model = tiny.tiny_model(attn_implementation=attn_implementation, num_layers=num_layers)
     inputs = demo_inputs(seconds)
@@ -216,15 +218,15 @@ def run_timing(
 
 def demo_inputs(seconds: float = DEFAULT_SECONDS):
     """One tiny-model prompt: 5 text tokens, ``seconds`` of a tone (25 audio tokens per second), 12 text tokens."""
-    from . import tiny
+    from headrouter.adapters.qwen2_5_omni import tiny
 
     return tiny.encode([tiny.audio_prompt([tiny.tone(seconds)], text_lengths=[5, 12])])
 
 
 def describe_machine() -> str:
     """One line: CPU model, core count, torch threads, torch and transformers versions (and the GPU, if any)."""
-    from .evaluation import machine_info
-    from .report import describe_machine as describe
+    from headrouter.evaluation.report import describe_machine as describe
+    from headrouter.evaluation.runner import machine_info
 
     return describe(machine_info())
 

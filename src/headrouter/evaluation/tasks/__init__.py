@@ -1,7 +1,7 @@
 """Synthetic listening tasks and the evaluation item format."""
 
-from .generator import TASKS, Example, TaskSpec, generate, make_example
-from .items import Item, format_prompt, read_items, score, write_items
+from headrouter.evaluation.tasks.generator import TASKS, Example, TaskSpec, generate, make_example
+from headrouter.evaluation.tasks.items import Item, format_prompt, read_items, score, write_items
 
 __all__ = [
     "TASKS",

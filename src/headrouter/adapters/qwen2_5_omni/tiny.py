@@ -6,7 +6,7 @@ out the way ``Qwen2_5OmniProcessor`` lays them out (``<audio_bos> <AUDIO>*n <aud
 ``Qwen2_5OmniProcessor`` over a byte-level tokenizer whose ids match the tiny model's.
 
 transformers 5.23 builds the processor's video part only through torchvision, even for audio-only use; where
-torchvision is missing, ``tiny_processor`` puts :class:`headrouter.loading.VideoStandIn` in that slot.
+torchvision is missing, ``tiny_processor`` puts :class:`~.loading.VideoStandIn` in that slot.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from transformers import (
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 from transformers.utils import is_torchvision_available
 
-from .loading import VideoStandIn, allow_processors_without_torchvision
+from headrouter.adapters.qwen2_5_omni.loading import VideoStandIn, allow_processors_without_torchvision
 
 SAMPLE_RATE = 16_000
 AUDIO_TOKENS_PER_SECOND = 25

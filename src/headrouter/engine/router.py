@@ -8,7 +8,7 @@ The patch surface is a handful of PyTorch forward pre-hooks, all removed by :met
   tokens at prefill, or extend the pruned layers' padding mask on a later step of a pruned cache;
 - on layer K-1's attention (prefill only, and only if the method asks): capture attention rows;
 - on layer K: score, select and gather once per prefill, and record on the cache what continuing it needs
-  (:mod:`headrouter.cache`); build the pruned layers' mask once per step;
+  (:mod:`headrouter.engine.cache`); build the pruned layers' mask once per step;
 - on every layer >= K: hand it the pruned mask, rotary embeddings and positions.
 
 Nothing else about the model changes: not its attention implementation, config or weights.
@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .adapters import ModelAdapter, adapter_for
-from .cache import PrunedCacheState, cache_argument, mark_pruned, pruned_state, unmark
-from .capture import attention_rows, last_positions, query_positions
-from .config import PruningConfig
-from .methods import ScoringContext, ScoringMethod, get_method
-from .selection import check_keep_mask, keep_counts, pack_layout
-from .surgery import gather_layer_inputs, pruned_attention_mask
+from headrouter.adapters import ModelAdapter, adapter_for
+from headrouter.config import PruningConfig
+from headrouter.engine.cache import PrunedCacheState, cache_argument, mark_pruned, pruned_state, unmark
+from headrouter.engine.capture import attention_rows, last_positions, query_positions
+from headrouter.engine.selection import check_keep_mask, keep_counts, pack_layout
+from headrouter.engine.surgery import gather_layer_inputs, pruned_attention_mask
+from headrouter.methods import ScoringContext, ScoringMethod, get_method
 
 logger = logging.getLogger("headrouter")
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import speech, synth
-from .items import Item, write_items
+from headrouter.evaluation.tasks import speech, synth
+from headrouter.evaluation.tasks.items import Item, write_items
 
 logger = logging.getLogger("headrouter")
 

@@ -201,7 +201,7 @@ class HeadTable:
     @staticmethod
     def metadata(model_class: str, config, counts: dict[str, int], failed: int, settings: dict) -> dict:
         """The JSON metadata calibration records."""
-        from . import __version__
+        from headrouter import __version__
 
         return {
             "model_class": model_class,

@@ -19,12 +19,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import stats
-from .adapters import ModelAdapter, adapter_for
-from .audio import load_audio, require_audio_tokens
-from .capture import attention_rows, query_positions
-from .inputs import processor_inputs
-from .table import HeadTable
+from headrouter.adapters import ModelAdapter, adapter_for
+from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+from headrouter.audio import load_audio, require_audio_tokens
+from headrouter.engine.capture import attention_rows, query_positions
+from headrouter.methods.headrouter import stats
+from headrouter.methods.headrouter.table import HeadTable
 
 logger = logging.getLogger("headrouter")
 
@@ -47,10 +47,10 @@ class CalibrationSample:
 
 def load_samples(path: str | Path) -> list[CalibrationSample]:
     """Read a JSON-lines file of ``{"audio": PATH, "prompt": TEXT, "task": TYPE}``, or of evaluation items
-    (``headrouter.tasks.items``: the prompt is ``format_prompt(item)``, exactly what evaluation sends, and the
+    (``evaluation.tasks.items``: the prompt is ``format_prompt(item)``, exactly what evaluation sends, and the
     task is the item's ``task_type``), so the same items format serves calibration and evaluation. Relative audio
     paths are taken relative to the file's folder."""
-    from .tasks.items import Item, format_prompt
+    from headrouter.evaluation.tasks.items import Item, format_prompt
 
     path = Path(path)
     if not path.is_file():

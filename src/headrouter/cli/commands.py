@@ -17,11 +17,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .argtypes import items, keep_ratios, known_names, method_names, number, positive_int
-from .calibration import DEFAULT_TASKS
-from .config import DEFAULT_PRUNE_LAYER
-from .demo import (
+from headrouter import __version__
+from headrouter.cli.argtypes import items, keep_ratios, known_names, method_names, number, positive_int
+from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.evaluation.demo import (
     CLIP_KEEP_RATIOS,
     CLIP_MAX_NEW_TOKENS,
     CLIP_METHODS,
@@ -33,7 +32,8 @@ from .demo import (
     describe_machine,
     run_timing,
 )
-from .methods import available_methods
+from headrouter.methods import available_methods
+from headrouter.methods.headrouter.calibration import DEFAULT_TASKS
 
 EVAL_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
 EVAL_MAX_NEW_TOKENS = 16
@@ -128,7 +128,7 @@ def _add_eval(commands) -> None:
             "results.png to OUT: per task, per task family and overall, the score, the percent of the unpruned "
             "score, the audio tokens before and after pruning, and the mean prefill time. The items file holds one "
             'JSON object per line: {"id", "audio", "question", "choices", "answer", "task", "task_type", "metric"} '
-            "(see headrouter.tasks.items)."
+            "(see headrouter.evaluation.tasks.items)."
         ),
     )
     evaluate.add_argument("--model", required=True, metavar="DIR", help="a local Qwen2.5-Omni checkpoint directory")
@@ -204,7 +204,7 @@ def _add_bench(commands) -> None:
         help="prefill speed, KV-cache bytes and scoring cost of pruning, beside the FLOP ideal",
         description="Prefill speed-up, KV-cache bytes, scoring time and memory of pruning at several audio lengths.",
     )
-    from .bench import add_arguments
+    from headrouter.bench.benchmark import add_arguments
 
     add_arguments(bench)
     bench.set_defaults(run=_bench)
@@ -239,7 +239,12 @@ def _add_calibrate(commands) -> None:
 
 
 def _add_tasks(commands) -> None:
-    from .tasks.generator import DEFAULT_LONG_FRACTION, DEFAULT_MAX_SECONDS, DEFAULT_MIN_SECONDS, TASKS
+    from headrouter.evaluation.tasks.generator import (
+        DEFAULT_LONG_FRACTION,
+        DEFAULT_MAX_SECONDS,
+        DEFAULT_MIN_SECONDS,
+        TASKS,
+    )
 
     tasks = commands.add_parser(
         "tasks",
@@ -305,7 +310,7 @@ def _add_methods_and_keep(parser: argparse.ArgumentParser, methods: Sequence[str
 def _demo(args: argparse.Namespace) -> int:
     from transformers.utils import logging as transformers_logging
 
-    from .demo import run_clips
+    from headrouter.evaluation.demo import run_clips
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     transformers_logging.disable_progress_bar()  # the demo's output is the answers
@@ -342,7 +347,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def format_clip(number: int, total: int, item, rows: Sequence[dict]) -> str:
     """One clip of the demo: its question and the answer of every setting, as text."""
-    from .report import setting_name
+    from headrouter.evaluation.report import setting_name
 
     lines = [f"[{number}/{total}] {item.id} ({item.task}, {item.task_type})", f"  Q: {item.question}"]
     if item.choices:
@@ -366,7 +371,7 @@ def format_clip(number: int, total: int, item, rows: Sequence[dict]) -> str:
 
 def format_summary(rows: Sequence[dict]) -> str:
     """The demo's totals per setting, as text."""
-    from .report import setting_name
+    from headrouter.evaluation.report import setting_name
 
     table = [
         (
@@ -388,10 +393,10 @@ def format_summary(rows: Sequence[dict]) -> str:
 def _eval(args: argparse.Namespace) -> int:
     import torch
 
-    from . import report
-    from .evaluation import check_checkpoint, evaluate, load_items
-    from .loading import load_model, load_processor
-    from .table import HeadTable
+    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+    from headrouter.evaluation import report
+    from headrouter.evaluation.runner import check_checkpoint, evaluate, load_items
+    from headrouter.methods.headrouter.table import HeadTable
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.threads is not None:
@@ -465,7 +470,13 @@ def _timing(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     """Run the benchmark, print the report and where the files went."""
-    from .bench import format_markdown, format_targets, run_benchmark, settings_from_args, write_report
+    from headrouter.bench.benchmark import (
+        format_markdown,
+        format_targets,
+        run_benchmark,
+        settings_from_args,
+        write_report,
+    )
 
     settings = settings_from_args(args)
     stem = args.name or ("bench-quick" if args.quick else "bench")
@@ -490,8 +501,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from .calibration import calibrate, check_tasks, load_samples
-    from .loading import load_model, load_processor
+    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+    from headrouter.methods.headrouter.calibration import calibrate, check_tasks, load_samples
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # everything that can be checked without the weights is checked first: a typo fails before a minute of loading
@@ -517,7 +528,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .table import HeadTable
+    from headrouter.methods.headrouter.table import HeadTable
 
     figure = HeadTable.from_pretrained(args.table).plot()
     figure.savefig(args.out, dpi=120, bbox_inches="tight")
@@ -526,7 +537,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from .tasks.generator import generate
+    from headrouter.evaluation.tasks.generator import generate
 
     written = generate(
         args.out,

@@ -2,9 +2,9 @@
 
 For each batch of items (in file order): load the audio (:func:`headrouter.audio.load_audio`) at the processor's
 sampling rate, build the prompt with the processor's chat template (user turn: the audio, then
-:func:`~headrouter.tasks.items.format_prompt`), and generate greedily once unpruned, then once per method and keep
+:func:`~.tasks.items.format_prompt`), and generate greedily once unpruned, then once per method and keep
 ratio inside :func:`headrouter.pruning`. The answers (new tokens, special tokens skipped) are scored with
-:func:`~headrouter.tasks.items.score`. The settings of one item run back to back, in an order that rotates from
+:func:`~.tasks.items.score`. The settings of one item run back to back, in an order that rotates from
 item to item, so slow periods of a shared machine and whatever the previous call left in caches hit every setting
 alike.
 
@@ -24,7 +24,7 @@ Figures, per task, per task family (``task_type``) and overall, per setting:
 
 Each prediction row keeps the method's per-item ``details`` (the task mixture, DART's pivots).
 
-Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.report` format the results.
+Nothing here prints; :mod:`headrouter.cli.commands` and :mod:`headrouter.evaluation.report` format the results.
 """
 
 from __future__ import annotations
@@ -46,15 +46,15 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .adapters import adapter_for
-from .api import pruning
-from .audio import load_audio, require_audio_tokens
-from .config import DEFAULT_PRUNE_LAYER, PruningConfig
-from .inputs import build_inputs
-from .methods import ScoringMethod, available_methods, get_method
-from .router import HeadRouter
-from .table import HeadTable
-from .tasks.items import Item, format_prompt, read_items, score
+from headrouter.adapters import adapter_for
+from headrouter.adapters.qwen2_5_omni.inputs import build_inputs
+from headrouter.api import pruning
+from headrouter.audio import load_audio, require_audio_tokens
+from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
+from headrouter.engine.router import HeadRouter
+from headrouter.evaluation.tasks.items import Item, format_prompt, read_items, score
+from headrouter.methods import ScoringMethod, available_methods, get_method
+from headrouter.methods.headrouter.table import HeadTable
 
 logger = logging.getLogger("headrouter")
 
@@ -78,14 +78,14 @@ class Setting:
 
 
 def item_score(item: Item, prediction: str) -> tuple[float, float]:
-    """``(score, raw)``: ``raw`` is :func:`~headrouter.tasks.items.score` (WER for ``wer`` items); ``score`` is the
+    """``(score, raw)``: ``raw`` is :func:`~.tasks.items.score` (WER for ``wer`` items); ``score`` is the
     higher-is-better value in [0, 1] that is averaged and compared: ``raw`` itself, or ``max(0, 1 - WER)``."""
     raw = float(score(item, prediction))
     return (max(0.0, 1.0 - raw) if item.metric == "wer" else raw), raw
 
 
 def load_items(path: str | Path, limit: int | None = None) -> list[Item]:
-    """Items of a JSON-lines file (:func:`~headrouter.tasks.items.read_items`), the first ``limit`` if given."""
+    """Items of a JSON-lines file (:func:`~.tasks.items.read_items`), the first ``limit`` if given."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"items file {path} not found")
     items = read_items(path)
@@ -316,7 +316,7 @@ def machine_info() -> dict:
     """CPU model, cores, torch threads, Python, torch and transformers versions, and the GPU if any."""
     import transformers
 
-    from . import __version__
+    from headrouter import __version__
 
     return {
         "cpu": _cpu_model() or platform.processor() or platform.machine() or "unknown CPU",

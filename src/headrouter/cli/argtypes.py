@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from .methods import available_methods
+from headrouter.methods import available_methods
 
 
 def number(kind: Callable[[str], object], text: str):

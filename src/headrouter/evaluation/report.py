@@ -1,4 +1,4 @@
-"""Reports of :func:`headrouter.evaluation.evaluate` results: markdown tables, a plot, and the files of a run.
+"""Reports of :func:`headrouter.evaluation.runner.evaluate` results: markdown tables, a plot, and the files of a run.
 
 ``write_report`` writes ``results.json`` (every figure, the settings and the machine; predictions left out),
 ``predictions.jsonl`` (one line per item and setting), ``results.md`` and, with matplotlib, ``results.png``.
@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .evaluation import UNPRUNED
+from headrouter.evaluation.runner import UNPRUNED
 
 logger = logging.getLogger("headrouter")
 
@@ -138,7 +138,7 @@ def families(results: dict) -> list[str]:
 
 
 def describe_machine(info: dict) -> str:
-    """One line from :func:`headrouter.evaluation.machine_info`."""
+    """One line from :func:`headrouter.evaluation.runner.machine_info`."""
     parts = [
         info["cpu"],
         f"{info['cores']} cores",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from .. import stats
-from ..table import HeadTable
-from .base import ScoringContext, ScoringMethod, register_method
+from headrouter.methods.base import ScoringContext, ScoringMethod, register_method
+from headrouter.methods.headrouter import stats
+from headrouter.methods.headrouter.table import HeadTable
 
 logger = logging.getLogger("headrouter")
 
@@ -22,7 +22,7 @@ AUTO = "auto"
 class HeadRouterMethod(ScoringMethod):
     """Score audio tokens with the head weights of the input's task type.
 
-    With a calibrated ``table`` (a :class:`~headrouter.table.HeadTable` or its directory): the input's
+    With a calibrated ``table`` (a :class:`~.table.HeadTable` or its directory): the input's
     head-behaviour vector at layer K-1 (audio mass and selectivity per head, from the instruction tokens'
     rows) is compared with each task profile and the task tables are mixed softly (``task="auto"``), or one
     task's table is used (``task="semantic"``, ...). Token score = sum over heads of routed weight x the last

@@ -7,7 +7,7 @@ import logging
 import torch
 from torch import nn
 
-from .base import ModelAdapter
+from headrouter.adapters.base import ModelAdapter
 
 logger = logging.getLogger("headrouter")
 

@@ -6,7 +6,7 @@ What is measured, per audio length and per cell (method x keep ratio, plus the u
   median of ``runs``. Every cell is first warmed up once; the timed runs of one audio length are then
   interleaved round-robin over its cells, so that slow periods of a shared machine hit every cell alike.
   Speed-up is against keep ratio 1.0 of the same method in the same run; the FLOP-ideal speed-up for the
-  same layer split and token counts comes from :mod:`headrouter.flops`.
+  same layer split and token counts comes from :mod:`headrouter.bench.flops`.
 - **decoder only**: the prompt holds the audio placeholders but no ``input_features``, so the audio tower
   does not run; the placeholders' own embeddings stand in for the audio features. What prefill costs in
   the decoder, and what pruning saves there, does not depend on the values of those vectors.
@@ -51,12 +51,12 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers.generation.streamers import BaseStreamer
 
-from . import flops
-from .adapters import ModelAdapter, adapter_for
-from .api import unwrap, wrap
-from .argtypes import items, keep_ratios, method_names, number, positive_int
-from .config import DEFAULT_PRUNE_LAYER
-from .methods import ScoringMethod, available_methods, get_method
+from headrouter.adapters import ModelAdapter, adapter_for
+from headrouter.api import unwrap, wrap
+from headrouter.bench import flops
+from headrouter.cli.argtypes import items, keep_ratios, method_names, number, positive_int
+from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.methods import ScoringMethod, available_methods, get_method
 
 if TYPE_CHECKING:
     from transformers import Qwen2_5OmniThinkerConfig
@@ -192,11 +192,12 @@ class BenchSettings:
 
 def bench_thinker_config(num_layers: int = DEFAULT_LAYERS, vocab_size: int = 256) -> Qwen2_5OmniThinkerConfig:
     """A thinker config with the decoder widths of Qwen2.5-Omni-3B, ``num_layers`` layers, a small vocabulary
-    and a tiny audio tower (which the benchmark never runs); special ids as in :mod:`headrouter.tiny`."""
+    and a tiny audio tower (which the benchmark never runs);
+    special ids as in :mod:`headrouter.adapters.qwen2_5_omni.tiny`."""
     # the model code is imported where a model is built, so that ``headrouter --version`` does not load it
     from transformers import Qwen2_5OmniThinkerConfig
 
-    from . import tiny
+    from headrouter.adapters.qwen2_5_omni import tiny
 
     shape = QWEN25_OMNI_3B
     config = Qwen2_5OmniThinkerConfig(
@@ -232,7 +233,7 @@ def load_model(settings: BenchSettings) -> tuple[nn.Module, dict]:
         Qwen2_5OmniThinkerForConditionalGeneration,
     )
 
-    from . import tiny
+    from headrouter.adapters.qwen2_5_omni import tiny
 
     dtype = DTYPES[settings.dtype]
     attn = settings.attn_implementation
