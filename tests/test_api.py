@@ -15,10 +15,10 @@ from headrouter.adapters.qwen2_5_omni import tiny
 
 
 def hook_count(model) -> int:
-    """headrouter's hooks on ``model``: those bound to a HeadRouter. transformers installs hooks of its own (e.g. an
+    """headrouter's hooks on ``model``: those bound to a Pruner. transformers installs hooks of its own (e.g. an
     eager ``output_attentions=True`` call in 5.25 leaves some), which say nothing about wrapping."""
     hooks = [h for m in model.modules() for h in (*m._forward_pre_hooks.values(), *m._forward_hooks.values())]
-    return sum(isinstance(getattr(h, "__self__", None), headrouter.HeadRouter) for h in hooks)
+    return sum(isinstance(getattr(h, "__self__", None), headrouter.Pruner) for h in hooks)
 
 
 def logits(model, inputs):
@@ -46,9 +46,14 @@ def test_unwrap_of_unwrapped_model_is_a_no_op(model):
     assert hook_count(model) == 0
 
 
+def test_the_engine_s_old_name_still_works_with_a_warning():
+    with pytest.warns(FutureWarning, match="headrouter.Pruner"):
+        assert headrouter.HeadRouter is headrouter.Pruner
+
+
 def test_wrap_returns_same_model_with_router(model):
     assert headrouter.wrap(model, keep_ratio=0.5) is model
-    assert isinstance(model.headrouter, headrouter.HeadRouter)
+    assert isinstance(model.headrouter, headrouter.Pruner)
     assert model.headrouter.keep_ratio == 0.5 and model.headrouter.prune_layer == 2
 
 
@@ -252,7 +257,7 @@ def test_torch_save_of_a_wrapped_model_round_trips(impl, batch):
     torch.save(model, buffer)
     buffer.seek(0)
     loaded = torch.load(buffer, weights_only=False)
-    assert isinstance(loaded.headrouter, headrouter.HeadRouter) and loaded.headrouter.model is loaded
+    assert isinstance(loaded.headrouter, headrouter.Pruner) and loaded.headrouter.model is loaded
     assert torch.equal(logits(loaded, batch), expected)
     headrouter.unwrap(loaded)
     assert hook_count(loaded) == 0 and hook_count(model) > 0

@@ -10,6 +10,7 @@ and transformers' model code load only when a name that needs them is touched.
 
 from __future__ import annotations
 
+import warnings
 from importlib import import_module
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "CalibrationSample": "methods.headrouter.calibration",
     "HeadTable": "methods.headrouter.table",
-    "HeadRouter": "engine.router",
     "ModelAdapter": "adapters",
+    "Pruner": "engine.pruner",
     "PruningConfig": "config",
-    "SampleRecord": "engine.router",
+    "SampleRecord": "engine.pruner",
     "ScoringContext": "methods",
     "ScoringMethod": "methods",
     "available_methods": "methods",
@@ -42,8 +43,20 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+_RENAMED = {"HeadRouter": "Pruner"}
+"""Old public names that still work, with a FutureWarning: ``HeadRouter`` was the engine's name, easily confused with
+the ``headrouter`` scoring method it may or may not run."""
+
+
 def __getattr__(name: str):
     """Import a public name (or a subpackage, e.g. ``headrouter.evaluation``) the first time it is used."""
+    if name in _RENAMED:
+        warnings.warn(
+            f"headrouter.{name} is now headrouter.{_RENAMED[name]}; the old name will be removed",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return __getattr__(_RENAMED[name])
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
@@ -66,7 +79,7 @@ if TYPE_CHECKING:  # the names above, for type checkers and editors
     from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor  # noqa: F401
     from headrouter.api import pruning, unwrap, wrap  # noqa: F401
     from headrouter.config import PruningConfig  # noqa: F401
-    from headrouter.engine.router import HeadRouter, SampleRecord  # noqa: F401
+    from headrouter.engine.pruner import Pruner, SampleRecord  # noqa: F401
     from headrouter.methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method  # noqa: F401
     from headrouter.methods.headrouter.calibration import CalibrationSample, calibrate, load_samples  # noqa: F401
     from headrouter.methods.headrouter.table import HeadTable  # noqa: F401

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
-from headrouter.engine.router import HeadRouter
+from headrouter.engine.pruner import Pruner
 from headrouter.methods import ScoringMethod, get_method
 
 logger = logging.getLogger("headrouter")
@@ -39,8 +39,8 @@ def wrap(
     scorer = get_method(method, **method_kwargs)
     settings = {k: v for k, v in scorer.config().items() if k != "name"}
     config = PruningConfig(keep_ratio, prune_layer, scorer.name, settings)
-    router = HeadRouter(model, config, scorer)  # validates the model and the layer before touching it
-    if isinstance(getattr(model, ATTRIBUTE, None), HeadRouter):
+    router = Pruner(model, config, scorer)  # validates the model and the layer before touching it
+    if isinstance(getattr(model, ATTRIBUTE, None), Pruner):
         logger.info("model was already wrapped (%r); replacing its settings", getattr(model, ATTRIBUTE))
         unwrap(model)
     setattr(model, ATTRIBUTE, router.attach())
@@ -50,7 +50,7 @@ def wrap(
 def unwrap(model: nn.Module) -> nn.Module:
     """Remove pruning from ``model``: no hooks and no router left. A model that is not wrapped is returned as is."""
     router = getattr(model, ATTRIBUTE, None)
-    if isinstance(router, HeadRouter):
+    if isinstance(router, Pruner):
         router.detach()
         delattr(model, ATTRIBUTE)
     return model
@@ -64,15 +64,15 @@ def pruning(
     prune_layer: int = DEFAULT_PRUNE_LAYER,
     method: str | ScoringMethod = "fastv",
     **method_kwargs,
-) -> Iterator[HeadRouter]:
+) -> Iterator[Pruner]:
     """Prune inside a ``with`` block; on exit the model is as it was before (unwrapped, or wrapped as before)."""
     previous = getattr(model, ATTRIBUTE, None)
-    if isinstance(previous, HeadRouter):
+    if isinstance(previous, Pruner):
         previous.detach()
     try:
         wrap(model, keep_ratio, prune_layer=prune_layer, method=method, **method_kwargs)
         yield getattr(model, ATTRIBUTE)
     finally:
         unwrap(model)
-        if isinstance(previous, HeadRouter):
+        if isinstance(previous, Pruner):
             setattr(model, ATTRIBUTE, previous.attach())

@@ -51,7 +51,7 @@ from headrouter.adapters.qwen2_5_omni.inputs import build_inputs
 from headrouter.api import pruning
 from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
-from headrouter.engine.router import HeadRouter
+from headrouter.engine.pruner import Pruner
 from headrouter.evaluation.tasks.items import Item, format_prompt, read_items, score
 from headrouter.methods import ScoringMethod, available_methods, get_method
 from headrouter.methods.headrouter.table import HeadTable
@@ -433,7 +433,7 @@ class _Runner:
         return rows
 
     @contextmanager
-    def _setting(self, setting: Setting) -> Iterator[HeadRouter | None]:
+    def _setting(self, setting: Setting) -> Iterator[Pruner | None]:
         if setting.method == UNPRUNED:
             yield None
             return

@@ -1,6 +1,6 @@
-"""HeadRouter: attaches pruning to a model, keeps the per-call state, and records what was kept.
+"""Pruner: attaches pruning to a model, keeps the per-call state, and records what was kept.
 
-The patch surface is a handful of PyTorch forward pre-hooks, all removed by :meth:`HeadRouter.detach`:
+The patch surface is a handful of PyTorch forward pre-hooks, all removed by :meth:`Pruner.detach`:
 
 - on the model's forward module: refuse, before any work, a prefill that pruning would make wrong (``labels``;
   what the adapter's family cannot prune);
@@ -49,7 +49,7 @@ class SampleRecord:
     scoring_seconds: float
     """Wall time of capture + scoring + selection for the whole batch this sample was in."""
     details: dict = field(default_factory=dict)
-    """What the method reported for this sample (HeadRouter: the task mixture)."""
+    """What the method reported for this sample (Pruner: the task mixture)."""
     pruned: bool = True
     """False for audio that arrived after prefill (a later turn): headrouter prunes at prefill only, so it was kept."""
 
@@ -70,7 +70,7 @@ class _Pass:
     layer_kwargs: dict = field(default_factory=dict)
 
 
-class HeadRouter:
+class Pruner:
     """Prunes audio tokens inside a model's decoder during prefill; see :func:`headrouter.wrap`."""
 
     def __init__(self, model: nn.Module, config: PruningConfig, method: ScoringMethod | None = None) -> None:
@@ -98,10 +98,10 @@ class HeadRouter:
     def prune_layer(self) -> int:
         return self.config.prune_layer
 
-    def attach(self) -> HeadRouter:
+    def attach(self) -> Pruner:
         """Install the hooks. Called by :func:`headrouter.wrap`."""
         if self._handles:
-            raise RuntimeError("this HeadRouter is already attached")
+            raise RuntimeError("this Pruner is already attached")
         adapter, k = self.adapter, self.prune_layer
         hook = nn.Module.register_forward_pre_hook
         self._handles.append(hook(adapter.forward_module, self._on_call, with_kwargs=True))
@@ -332,6 +332,6 @@ class HeadRouter:
 
     def __repr__(self) -> str:
         return (
-            f"HeadRouter(keep_ratio={self.keep_ratio}, prune_layer={self.prune_layer}, method={self.method!r}, "
+            f"Pruner(keep_ratio={self.keep_ratio}, prune_layer={self.prune_layer}, method={self.method!r}, "
             f"attached={self.attached})"
         )
