@@ -25,7 +25,7 @@ import headrouter
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
 from headrouter.bench import benchmark as bench
-from headrouter.evaluation.demo import describe_machine
+from headrouter.machine import describe_machine
 from headrouter.methods.headrouter.calibration import CalibrationSample
 
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
 from torch import nn
 
+from headrouter.adapters import adapter_for
 from headrouter.api import pruning
 from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.machine import describe_machine as describe_machine  # the CLI's timing and demo headers
+from headrouter.timing import timed_forward
 
 if TYPE_CHECKING:
     from headrouter.evaluation.tasks.items import Item
@@ -120,41 +122,27 @@ def _asset(given: str | Path | None, shipped: Path, marker: str | None) -> Path:
 # ---------------------------------------------------------------------- prefill timing of the tiny model
 
 
-def prefill_module(model: nn.Module) -> nn.Module:
-    """The module whose forward is the prefill: the thinker of a full Qwen2.5-Omni model, else the model itself.
-
-    (The full model has no forward of its own; pruning attached to it lives in its thinker.)
-    """
-    return getattr(model, "thinker", model)
-
-
 def measure_prefill(model: nn.Module, inputs: Mapping, runs: int = DEFAULT_RUNS, warmup: int = 1) -> list[float]:
     """Wall seconds of ``runs`` prefill forward passes of ``model`` on ``inputs``, after ``warmup`` untimed ones.
 
-    Each pass is one forward under ``torch.no_grad`` (no cache kept between passes); CUDA is synchronised
-    around each timed pass. Works on wrapped and unwrapped models alike.
+    Each pass is one forward of the model's forward module (the thinker of a full Qwen2.5-Omni) under
+    ``torch.no_grad``, timed by :func:`headrouter.timing.timed_forward` (no cache kept between passes). Works on
+    wrapped and unwrapped models alike.
     """
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
-    module = prefill_module(model)
-    cuda = any(isinstance(v, torch.Tensor) and v.is_cuda for v in inputs.values())
+    module = adapter_for(model).forward_module
     times = []
-    with torch.no_grad():
-        for i in range(warmup + runs):
-            if cuda:
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            module(**inputs)
-            if cuda:
-                torch.cuda.synchronize()
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
+    for i in range(warmup + runs):
+        wall, _, _ = timed_forward(module, inputs)
+        if i >= warmup:
+            times.append(wall)
     return times
 
 
 def count_audio_tokens(model: nn.Module, inputs: Mapping) -> int:
     """Audio placeholder tokens in ``inputs`` (all samples, padding excluded)."""
-    audio = inputs["input_ids"] == int(prefill_module(model).config.audio_token_id)
+    audio = inputs["input_ids"] == adapter_for(model).audio_token_id
     if inputs.get("attention_mask") is not None:
         audio &= inputs["attention_mask"].bool()
     return int(audio.sum())
@@ -221,14 +209,6 @@ def demo_inputs(seconds: float = DEFAULT_SECONDS):
     from headrouter.adapters.qwen2_5_omni import tiny
 
     return tiny.encode([tiny.audio_prompt([tiny.tone(seconds)], text_lengths=[5, 12])])
-
-
-def describe_machine() -> str:
-    """One line: CPU model, core count, torch threads, torch and transformers versions (and the GPU, if any)."""
-    from headrouter.evaluation.report import describe_machine as describe
-    from headrouter.evaluation.runner import machine_info
-
-    return describe(machine_info())
 
 
 def _row(method: str, keep: float | None, before: int, after: int, ms: float) -> dict:

@@ -7,13 +7,12 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from headrouter.evaluation.runner import UNPRUNED
-
-logger = logging.getLogger("headrouter")
+from headrouter.machine import describe_machine
+from headrouter.reporting import markdown_table, pyplot, save_figure, write_report_files
 
 SCORE_NOTE = (
     "Score: accuracy for choice and exact-answer items, max(0, 1 - WER) for transcription (wer) items; a task "
@@ -68,7 +67,7 @@ def format_markdown(results: dict) -> str:
     lines += ["## Per task family", "", detail_table(results["overall"] + results["families"], family=True), ""]
     lines += ["## Per task", "", detail_table(results["tasks"], family=False), ""]
     if results["skipped"]:
-        lines += ["## Skipped items", "", _markdown(["id", "audio", "error"], [
+        lines += ["## Skipped items", "", markdown_table(["id", "audio", "error"], [
             [s["id"], f"`{s['audio']}`", s["error"]] for s in results["skipped"]
         ]), ""]  # fmt: skip
     return "\n".join(lines)
@@ -82,7 +81,7 @@ def percent_table(rows: Sequence[dict]) -> str:
     body = [
         [m] + [_num(cell[m, k]["percent_of_unpruned"], ".1f") if (m, k) in cell else "" for k in keeps] for m in methods
     ]
-    return _markdown(["method"] + [f"keep {ratio(k)}" for k in keeps], body)
+    return markdown_table(["method"] + [f"keep {ratio(k)}" for k in keeps], body)
 
 
 def routing_table(rows: Sequence[dict]) -> str:
@@ -93,7 +92,7 @@ def routing_table(rows: Sequence[dict]) -> str:
     body = [
         [name] + [_num(100 * cell[(name, *s)], ".1f") if (name, *s) in cell else "" for s in settings] for name in names
     ]
-    return _markdown(["family"] + [f"{m} {ratio(k)}" for m, k in settings], body)
+    return markdown_table(["family"] + [f"{m} {ratio(k)}" for m, k in settings], body)
 
 
 def detail_table(rows: Sequence[dict], family: bool) -> str:
@@ -129,26 +128,12 @@ def detail_table(rows: Sequence[dict], family: bool) -> str:
                 _num(r["prefill_vs_unpruned"], ".2f"),
             ]
         )
-    return _markdown(header, body)
+    return markdown_table(header, body)
 
 
 def families(results: dict) -> list[str]:
     """Task families (``task_type`` values) in the results, in order."""
     return list(dict.fromkeys(r["task_type"] for r in results["families"]))
-
-
-def describe_machine(info: dict) -> str:
-    """One line from :func:`headrouter.evaluation.runner.machine_info`."""
-    parts = [
-        info["cpu"],
-        f"{info['cores']} cores",
-        f"torch threads {info['torch_threads']}",
-        f"torch {info['torch']}",
-        f"transformers {info['transformers']}",
-    ]
-    if info.get("gpu"):
-        parts.append(f"GPU {info['gpu']}")
-    return ", ".join(parts)
 
 
 def _rows_of(rows: Sequence[dict], family: str) -> list[dict]:
@@ -184,12 +169,6 @@ def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------- plot
 
 
@@ -198,13 +177,8 @@ def plot_scores(results: dict, path: str | Path) -> Path | None:
 
     Returns the path, or None (logged) if matplotlib is not installed.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        logger.info("plot skipped: matplotlib is not installed (pip install 'headrouter[plot]')")
+    plt = pyplot()
+    if plt is None:
         return None
     panels = [("all tasks", results["overall"])] + [(f, _rows_of(results["families"], f)) for f in families(results)]
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False, sharey=True)
@@ -222,11 +196,7 @@ def plot_scores(results: dict, path: str | Path) -> Path | None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("score")
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 # ---------------------------------------------------------------------- files
@@ -235,25 +205,11 @@ def plot_scores(results: dict, path: str | Path) -> Path | None:
 def write_report(results: dict, out_dir: str | Path, plot: bool = True) -> dict[str, Path]:
     """Write ``results.json``, ``predictions.jsonl``, ``results.md`` and (if possible) ``results.png`` to
     ``out_dir``; returns the paths written, by kind."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "json": out / "results.json",
-        "predictions": out / "predictions.jsonl",
-        "markdown": out / "results.md",
-    }
     summary = {k: v for k, v in results.items() if k != "predictions"}
-    paths["json"].write_text(json.dumps(summary, indent=2) + "\n")
-    _write_lines(paths["predictions"], results.get("predictions", []), json.dumps)
-    paths["markdown"].write_text(format_markdown(results) + "\n")
-    if plot:
-        png = plot_scores(results, out / "results.png")
-        if png is not None:
-            paths["plot"] = png
+    drawing = (lambda path: plot_scores(results, path)) if plot else None
+    paths = write_report_files(out_dir, "results", summary, format_markdown(results) + "\n", drawing)
+    paths["predictions"] = Path(out_dir) / "predictions.jsonl"
+    with paths["predictions"].open("w", encoding="utf-8") as f:
+        for row in results.get("predictions", []):
+            f.write(json.dumps(row) + "\n")
     return paths
-
-
-def _write_lines(path: Path, rows: Sequence[dict], dump: Callable[[dict], str]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(dump(row) + "\n")

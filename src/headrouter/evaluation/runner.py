@@ -32,9 +32,6 @@ from __future__ import annotations
 import datetime
 import logging
 import numbers
-import os
-import platform
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,8 +50,10 @@ from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
 from headrouter.evaluation.tasks.items import Item, format_prompt, read_items, score
+from headrouter.machine import machine_info
 from headrouter.methods import ScoringMethod, available_methods, get_method
 from headrouter.methods.headrouter.table import HeadTable
+from headrouter.timing import PrefillClock
 
 logger = logging.getLogger("headrouter")
 
@@ -71,10 +70,6 @@ class Setting:
 
     method: str
     keep_ratio: float | None
-
-    @property
-    def label(self) -> str:
-        return "unpruned" if self.method == UNPRUNED else f"{self.method}@{self.keep_ratio:g}"
 
 
 def item_score(item: Item, prediction: str) -> tuple[float, float]:
@@ -113,45 +108,6 @@ def check_checkpoint(model_dir: str | Path, prune_layer: int, table: HeadTable |
     if table is not None:
         table.check_shape(text_config.num_hidden_layers, text_config.num_attention_heads)
         table.check_config(text_config, f"{type(config).__name__} checkpoint {model_dir}")
-
-
-class PrefillClock:
-    """Wall time of the first forward call of ``module`` after each :meth:`reset` (CUDA synchronised around it)."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-        self.seconds: float | None = None
-        self._start: float | None = None
-        self._handles: list = []
-
-    def __enter__(self) -> PrefillClock:
-        self._handles = [
-            self.module.register_forward_pre_hook(self._before),
-            self.module.register_forward_hook(self._after),
-        ]
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-
-    def reset(self) -> None:
-        self.seconds = self._start = None
-
-    def _sync(self) -> None:
-        if torch.cuda.is_available() and next(self.module.parameters()).is_cuda:
-            torch.cuda.synchronize()
-
-    def _before(self, module, args) -> None:
-        if self._start is None:
-            self._sync()
-            self._start = time.perf_counter()
-
-    def _after(self, module, args, output) -> None:
-        if self.seconds is None and self._start is not None:
-            self._sync()
-            self.seconds = time.perf_counter() - self._start
 
 
 @dataclass
@@ -310,36 +266,6 @@ def _check_arguments(
     bad = [k for k in keep_ratios if not 0.0 < k <= 1.0]
     if bad:
         raise ValueError(f"keep ratios must be in (0, 1], got {bad}")
-
-
-def machine_info() -> dict:
-    """CPU model, cores, torch threads, Python, torch and transformers versions, and the GPU if any."""
-    import transformers
-
-    from headrouter import __version__
-
-    return {
-        "cpu": _cpu_model() or platform.processor() or platform.machine() or "unknown CPU",
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "headrouter": __version__,
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-    }
-
-
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def _generation_kwargs(thinker: nn.Module, processor, max_new_tokens: int) -> dict:

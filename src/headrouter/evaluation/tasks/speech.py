@@ -13,7 +13,6 @@ import subprocess
 import numpy as np
 
 ESPEAK = "espeak-ng"
-ESPEAK_RATE = 22_050
 ACCENTS = ("en-us", "en-gb", "en-gb-x-rp")
 MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7")
 FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5")
