@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import headrouter
-from headrouter.adapters import ModelAdapter, adapter_for
+from headrouter.adapters import adapter_for
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.methods import DART, ScoringContext, SegmentTopK
 from headrouter.methods.segment import segment_quotas
@@ -225,10 +225,16 @@ class _Layer(nn.Module):
 
 
 class _Adapter:
-    key_projection = ModelAdapter.key_projection
+    """What DART asks of an adapter: layer K's key projection (None where a layer has no such modules)."""
 
     def __init__(self) -> None:
         self.layers = nn.ModuleList([_Layer() for _ in range(3)])
+
+    def key_projection(self, index):
+        layer = self.layers[index]
+        if not hasattr(layer, "input_layernorm"):
+            return None
+        return lambda states: layer.self_attn.k_proj(layer.input_layernorm(states))
 
     def attention(self, layer):
         return layer.self_attn

@@ -29,8 +29,8 @@ _EXPORTS = {
     "build_inputs": "adapters.qwen2_5_omni.inputs",
     "calibrate": "methods.headrouter.calibration",
     "get_method": "methods",
-    "load_model": "adapters.qwen2_5_omni.loading",
-    "load_processor": "adapters.qwen2_5_omni.loading",
+    "load_model": "adapters",
+    "load_processor": "adapters",
     "load_samples": "methods.headrouter.calibration",
     "processor_inputs": "adapters.qwen2_5_omni.inputs",
     "pruning": "api",
@@ -74,9 +74,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the names above, for type checkers and editors
-    from headrouter.adapters import ModelAdapter, supported_models  # noqa: F401
+    from headrouter.adapters import ModelAdapter, load_model, load_processor, supported_models  # noqa: F401
     from headrouter.adapters.qwen2_5_omni.inputs import build_inputs, processor_inputs  # noqa: F401
-    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor  # noqa: F401
     from headrouter.api import pruning, unwrap, wrap  # noqa: F401
     from headrouter.config import PruningConfig  # noqa: F401
     from headrouter.engine.pruner import Pruner, SampleRecord  # noqa: F401

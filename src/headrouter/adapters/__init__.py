@@ -1,6 +1,9 @@
-"""Model families headrouter can prune, one adapter file each."""
+"""Model families headrouter can prune, one adapter module (or folder) each, and loading by family."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from torch import nn
 
@@ -24,4 +27,39 @@ def adapter_for(model: nn.Module) -> ModelAdapter:
     raise TypeError(f"headrouter cannot prune a {name}; supported models: {', '.join(supported_models())}")
 
 
-__all__ = ["ADAPTERS", "ModelAdapter", "Qwen2_5OmniAdapter", "adapter_for", "supported_models"]
+def adapter_class_for_checkpoint(path: str | Path) -> type[ModelAdapter]:
+    """The adapter class of a local checkpoint, from the ``architectures`` its ``config.json`` names (no weights are
+    read); ``FileNotFoundError`` without a config, ``ValueError`` for a family headrouter does not support."""
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{config_file} not found: expected a local checkpoint directory")
+    architectures = json.loads(config_file.read_text()).get("architectures") or []
+    for adapter in ADAPTERS:
+        if any(name in adapter.model_classes for name in architectures):
+            return adapter
+    raise ValueError(
+        f"{path}: headrouter cannot prune {', '.join(architectures) or 'a model without architectures'}; "
+        f"supported models: {', '.join(supported_models())}"
+    )
+
+
+def load_model(path: str | Path, dtype: str = "auto", attn_implementation: str | None = None) -> nn.Module:
+    """The model of a local checkpoint of a supported family (local files only), in eval mode."""
+    return adapter_class_for_checkpoint(path).load_model(path, dtype=dtype, attn_implementation=attn_implementation)
+
+
+def load_processor(path: str | Path):
+    """The processor of a local checkpoint of a supported family."""
+    return adapter_class_for_checkpoint(path).load_processor(path)
+
+
+__all__ = [
+    "ADAPTERS",
+    "ModelAdapter",
+    "Qwen2_5OmniAdapter",
+    "adapter_class_for_checkpoint",
+    "adapter_for",
+    "load_model",
+    "load_processor",
+    "supported_models",
+]

@@ -1,13 +1,17 @@
 """What the engine needs to know about a model family, behind one small class.
 
-A new family is one new file in this folder: subclass :class:`ModelAdapter`, name the model classes it
-handles, and say where the decoder layers, the audio placeholder id and the attention projections are.
+A new family is one new module (or folder) here: subclass :class:`ModelAdapter`, name the model classes it handles,
+say where the decoder layers, the audio placeholder id and the attention projections are, how to load a checkpoint
+and its processor, and list it in :data:`headrouter.adapters.ADAPTERS`. Nothing outside ``adapters/`` names a model
+class or reads a family's config fields: the engine, methods, calibration, evaluation and benchmarks ask the
+adapter.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -60,15 +64,26 @@ class ModelAdapter(ABC):
         """Post-rotary queries of the rows ``query_index`` ``(B, H, Q, d)`` and keys of every row ``(B, H_kv, L, d)``,
         computed exactly as ``attention`` computes them from its (normed) input ``hidden_states``."""
 
+    @abstractmethod
     def key_projection(self, index: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
-        """Layer ``index``'s keys before rotary, ``(..., D) -> (..., H_kv * d)``: its input norm, then its attention's
-        key projection; None if the layer has no ``input_layernorm`` or its attention no ``k_proj``."""
-        layer = self.layers[index]
-        norm = getattr(layer, "input_layernorm", None)
-        project = getattr(self.attention(layer), "k_proj", None)
-        if not isinstance(norm, nn.Module) or not isinstance(project, nn.Module):
-            return None
-        return lambda states: project(norm(states))
+        """Layer ``index``'s keys before rotary, ``(..., D) -> (..., H_kv * d)``, from the layer's input hidden states
+        exactly as the layer computes them (its input norm, key projection and any key norm); None if the family has
+        no such keys (methods that need them, DART's key norms, then refuse at wrap time)."""
+
+    def attention_scaling(self, attention: nn.Module) -> float:
+        """The factor the attention module multiplies ``q @ k^T`` by before the softmax."""
+        return float(attention.scaling)
+
+    def audio_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` bool: which positions of ``input_ids`` the decoder sees as audio tokens. Families that expand
+        placeholders inside the model override this."""
+        return input_ids == self.audio_token_id
+
+    def layer_type(self, index: int) -> str:
+        """The attention kind of decoder layer ``index``: ``"full_attention"`` or ``"sliding_attention"`` (the
+        names of transformers' ``config.layer_types``)."""
+        types = getattr(self.text_config, "layer_types", None)
+        return types[index] if types else "full_attention"
 
     @property
     @abstractmethod
@@ -79,6 +94,16 @@ class ModelAdapter(ABC):
         """Raise for a call of ``forward_module`` (its keyword arguments) that pruning would make wrong in this
         family; called before any model work, at a prefill that has audio to prune. Accepts everything by default."""
         return None
+
+    @classmethod
+    @abstractmethod
+    def load_model(cls, path: str | Path, dtype: str = "auto", attn_implementation: str | None = None) -> nn.Module:
+        """The model of a local checkpoint of this family (from local files only), in eval mode."""
+
+    @classmethod
+    @abstractmethod
+    def load_processor(cls, path: str | Path):
+        """The processor of a local checkpoint of this family (text, audio and chat template)."""
 
     @property
     def num_layers(self) -> int:

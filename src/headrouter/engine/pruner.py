@@ -76,6 +76,16 @@ class Pruner:
     def __init__(self, model: nn.Module, config: PruningConfig, method: ScoringMethod | None = None) -> None:
         self.adapter: ModelAdapter = adapter_for(model)
         config.check_layers(self.adapter.num_layers)
+        sliding = [
+            i
+            for i in range(config.prune_layer, self.adapter.num_layers)
+            if self.adapter.layer_type(i) != "full_attention"
+        ]
+        if sliding:
+            raise ValueError(
+                f"layers {sliding} of this model use {self.adapter.layer_type(sliding[0])}; headrouter prunes only "
+                f"before full-attention layers: choose a prune_layer after them, or a model configured without them"
+            )
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
         self.method.bind(self.adapter, config.prune_layer)
@@ -133,7 +143,7 @@ class Pruner:
         if cache is not None and cache.get_seq_length() > 0:
             return  # a later step: nothing more to check
         input_ids = kwargs.get("input_ids", args[0] if args else None)
-        if input_ids is None or not bool((input_ids == self.adapter.audio_token_id).any()):
+        if input_ids is None or not bool(self.adapter.audio_mask(input_ids).any()):
             return  # nothing will be pruned
         if kwargs.get("labels") is not None:
             raise ValueError(
@@ -174,7 +184,7 @@ class Pruner:
                 "(the processor's output) or unwrap the model with headrouter.unwrap(model)"
             )
         padding = torch.ones_like(input_ids, dtype=torch.bool) if padding is None else padding.bool()
-        audio = (input_ids == self.adapter.audio_token_id) & padding
+        audio = self.adapter.audio_mask(input_ids) & padding
         n_audio = audio.sum(-1)
         self.kept_index = self.kept_valid = None
         if not bool(n_audio.any()):
@@ -216,7 +226,7 @@ class Pruner:
 
     def _record_late_audio(self, input_ids, padding, past: int) -> None:
         """Audio in a later turn is kept whole (pruning happens at prefill only): say so, and record it."""
-        audio = input_ids == self.adapter.audio_token_id
+        audio = self.adapter.audio_mask(input_ids)
         if padding is not None:
             audio &= padding[:, -input_ids.shape[1] :].bool()
         if not bool(audio.any()):
@@ -239,7 +249,8 @@ class Pruner:
             query, key = self.adapter.project_query_key(
                 module, kwargs["hidden_states"], kwargs["position_embeddings"], state.query_index
             )
-            state.attention = attention_rows(query, key, state.query_index, state.padding_mask, module.scaling)
+            scaling = self.adapter.attention_scaling(module)
+            state.attention = attention_rows(query, key, state.query_index, state.padding_mask, scaling)
         state.scoring_seconds += time.perf_counter() - start
         return None
 

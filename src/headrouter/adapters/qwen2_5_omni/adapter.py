@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from headrouter.adapters.base import ModelAdapter
+from headrouter.adapters.qwen2_5_omni import loading
 
 logger = logging.getLogger("headrouter")
 
@@ -57,6 +60,18 @@ class Qwen2_5OmniAdapter(ModelAdapter):
 
     def attention(self, layer: nn.Module) -> nn.Module:
         return layer.self_attn
+
+    def key_projection(self, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        layer = self.layers[index]
+        return lambda states: layer.self_attn.k_proj(layer.input_layernorm(states))
+
+    @classmethod
+    def load_model(cls, path: str | Path, dtype: str = "auto", attn_implementation: str | None = None) -> nn.Module:
+        return loading.load_model(path, dtype=dtype, attn_implementation=attn_implementation)
+
+    @classmethod
+    def load_processor(cls, path: str | Path):
+        return loading.load_processor(path)
 
     def project_query_key(self, attention, hidden_states, position_embeddings, query_index):
         batch, seq, _ = hidden_states.shape
