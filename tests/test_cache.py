@@ -13,9 +13,9 @@ from conftest import prompts_mixed
 
 import headrouter
 from headrouter.adapters.qwen2_5_omni import tiny
-from headrouter.bench.benchmark import output_cache
+from headrouter.bench import output_cache
 from headrouter.engine.cache import PrunedCache, pruned_state
-from headrouter.testing.reference import keep_mask_from_router, masked_reference
+from headrouter.testing.reference import keep_mask_from_pruner, masked_reference
 
 STEPS = 6
 
@@ -61,7 +61,7 @@ def test_cache_made_inside_a_pruned_forward_continues_as_the_masked_reference(mo
     cache = output_cache(out)
     assert isinstance(cache, PrunedCache) and pruned_state(cache).prune_layer == 2
     tokens, scores = decode(model, batch, cache, out.logits)
-    keep = keep_mask_from_router(model.headrouter, batch["input_ids"].shape[1])
+    keep = keep_mask_from_pruner(model.headrouter, batch["input_ids"].shape[1])
     headrouter.unwrap(model)
 
     with masked_reference(model, keep, 2):
@@ -83,7 +83,7 @@ def test_generate_continues_a_cache_from_a_pruned_forward(model, batch):
     }
     with torch.no_grad():
         tokens = model.generate(**inputs, **{cache_kwarg(model): cache}, max_new_tokens=STEPS, do_sample=False)
-    keep = keep_mask_from_router(model.headrouter, prompt)
+    keep = keep_mask_from_pruner(model.headrouter, prompt)
     headrouter.unwrap(model)
 
     with masked_reference(model, keep, 2):
@@ -117,7 +117,7 @@ def test_deep_copies_of_a_pruned_cache_continue_independently(model):
 
     headrouter.wrap(model, keep_ratio=0.3, method="random", seed=2)
     pruned = run()
-    keep = keep_mask_from_router(model.headrouter, cut)
+    keep = keep_mask_from_pruner(model.headrouter, cut)
     headrouter.unwrap(model)
     with masked_reference(model, keep, 2):
         reference = run()
@@ -131,9 +131,9 @@ def test_interleaved_conversations_each_continue_their_own_cache(model):
     a, b = tiny.encode(prompts[:1]), tiny.encode(prompts[1:2])
     headrouter.wrap(model, keep_ratio=0.3, method="frame")
     out_a = forward(model, a)
-    keep_a, deltas_a = keep_mask_from_router(model.headrouter, a["input_ids"].shape[1]), model.model.rope_deltas
+    keep_a, deltas_a = keep_mask_from_pruner(model.headrouter, a["input_ids"].shape[1]), model.model.rope_deltas
     out_b = forward(model, b)
-    keep_b, deltas_b = keep_mask_from_router(model.headrouter, b["input_ids"].shape[1]), model.model.rope_deltas
+    keep_b, deltas_b = keep_mask_from_pruner(model.headrouter, b["input_ids"].shape[1]), model.model.rope_deltas
     cache_a, cache_b = output_cache(out_a), output_cache(out_b)
     mask_a, mask_b = a["attention_mask"], b["attention_mask"]
     got = {"a": [], "b": []}
@@ -188,7 +188,7 @@ def test_a_later_turn_with_audio_is_kept_whole_and_recorded(model, caplog):
 
     headrouter.wrap(model, keep_ratio=0.3)
     cache = output_cache(forward(model, turn1))
-    keep = keep_mask_from_router(model.headrouter, past)
+    keep = keep_mask_from_pruner(model.headrouter, past)
     with caplog.at_level(logging.WARNING, logger="headrouter"):
         pruned = forward(model, second, cache).logits
     assert "later turn" in caplog.text

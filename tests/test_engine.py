@@ -10,9 +10,9 @@ from conftest import prompts_mixed
 
 import headrouter
 from headrouter.adapters.qwen2_5_omni import tiny
-from headrouter.bench.benchmark import output_cache
+from headrouter.bench import output_cache
 from headrouter.methods import ScoringMethod
-from headrouter.testing.reference import keep_mask_from_router, masked_reference
+from headrouter.testing.reference import keep_mask_from_pruner, masked_reference
 
 STEPS = 8
 
@@ -68,7 +68,7 @@ def test_pruned_equals_masked_reference(model, batch, method, keep_ratio, prune_
     headrouter.wrap(model, keep_ratio=keep_ratio, prune_layer=prune_layer, method=method)
     pruned = logits(model, batch)
     router = model.headrouter
-    keep = keep_mask_from_router(router, batch["input_ids"].shape[1])
+    keep = keep_mask_from_pruner(router, batch["input_ids"].shape[1])
     assert keep.sum() < batch["attention_mask"].numel()  # something was dropped
     tokens, scores = greedy(model, batch)
     headrouter.unwrap(model)
@@ -86,7 +86,7 @@ def test_pruned_equals_masked_reference(model, batch, method, keep_ratio, prune_
 def test_cached_decoding_equals_recomputation(model, batch):
     headrouter.wrap(model, keep_ratio=0.4)
     tokens, scores = greedy(model, batch)
-    keep = keep_mask_from_router(model.headrouter, batch["input_ids"].shape[1])
+    keep = keep_mask_from_pruner(model.headrouter, batch["input_ids"].shape[1])
     headrouter.wrap(model, keep_ratio=0.4, method=Given(keep))
     for step in range(STEPS):
         ids = torch.cat([batch["input_ids"], tokens[:, :step]], 1)
@@ -212,7 +212,7 @@ def test_a_last_audio_token_is_never_dropped(model, method):
     for record, row in zip(router.records, inputs["input_ids"] == tiny.AUDIO_TOKEN, strict=True):
         assert last in record.kept_positions
         assert record.audio_tokens_after == math.ceil(0.1 * int(row.sum()))  # the pinned token counts in the budget
-    keep = keep_mask_from_router(router, inputs["input_ids"].shape[1])
+    keep = keep_mask_from_pruner(router, inputs["input_ids"].shape[1])
     headrouter.unwrap(model)
     with masked_reference(model, keep, 2):
         full = logits(model, inputs)
