@@ -8,10 +8,10 @@ import math
 
 import pytest
 
+from headrouter import cli
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.bench import benchmark as bench
 from headrouter.bench import flops
-from headrouter.cli import commands as cli
 
 LENGTHS = (20, 45)
 KEEP = (1.0, 0.5, 0.3)

@@ -13,9 +13,9 @@ import soundfile
 import torch
 
 import headrouter
+from headrouter import cli
 from headrouter.adapters.qwen2_5_omni import loading, tiny
 from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
-from headrouter.cli import commands as cli
 from headrouter.evaluation.tasks.items import Item, write_items
 from headrouter.methods.headrouter import stats
 from headrouter.methods.headrouter.calibration import CalibrationSample, load_samples

@@ -7,8 +7,9 @@ import json
 import pytest
 from test_evaluation import build_standin, standin_items
 
+from headrouter import cli
 from headrouter.adapters.qwen2_5_omni import loading
-from headrouter.cli import commands as cli
+from headrouter.cli import bench as bench_command
 from headrouter.evaluation import demo
 from headrouter.evaluation.tasks.items import write_items
 
@@ -136,7 +137,7 @@ def test_bench_is_wired_to_its_module():
     from headrouter.bench import benchmark as bench
 
     args = cli.build_parser().parse_args(["bench", "--quick", "--no-memory"])
-    assert args.run is cli._bench and args.quick and args.no_memory
+    assert args.run is bench_command.run and args.quick and args.no_memory
     assert bench.settings_from_args(args).runs == bench.QUICK_RUNS
 
 

@@ -149,7 +149,7 @@ def test_unknown_task_and_bad_counts_are_refused(tmp_path):
 
 
 def test_cli_writes_the_same_items_as_generate(tmp_path, capsys):
-    from headrouter.cli.commands import main
+    from headrouter.cli import main
 
     args = ["--per-task", "2", "--seed", "5", "--tasks", "pitch_class,beep_count", "--max-seconds", "6"]
     assert main(["tasks", "--out", str(tmp_path / "cli"), *args]) == 0

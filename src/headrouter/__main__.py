@@ -2,7 +2,7 @@
 
 import sys
 
-from headrouter.cli.commands import main
+from headrouter.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

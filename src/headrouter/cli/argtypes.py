@@ -1,11 +1,12 @@
-"""argparse value types shared by the ``headrouter`` command and ``headrouter bench``."""
+"""argparse value types shared by the ``headrouter`` subcommands and ``headrouter bench``'s arguments.
+
+Light on purpose: the method registry (and with it torch) is imported only when ``--methods`` is parsed.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-
-from headrouter.methods import available_methods
 
 
 def number(kind: Callable[[str], object], text: str):
@@ -18,9 +19,34 @@ def number(kind: Callable[[str], object], text: str):
 
 
 def positive_int(text: str) -> int:
+    """An integer >= 1."""
     value = number(int, text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def at_least(low: float, text: str, why: str) -> float:
+    """A finite number >= ``low``; the error says the bound and ``why``."""
+    value = number(float, text)
+    if not low <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be at least {low:g} ({why}), got {text}")
+    return value
+
+
+def share(text: str) -> float:
+    """A number in (0, 1]."""
+    value = number(float, text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1]."""
+    value = number(float, text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
     return value
 
 
@@ -47,6 +73,8 @@ def keep_ratios(text: str) -> list[float]:
 
 def method_names(text: str) -> list[str]:
     """Distinct registered method names."""
+    from headrouter.methods import available_methods
+
     return known_names(text, available_methods(), "method")
 
 
