@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     """Answer the clips with every setting; print each clip's answers, then the totals per setting."""
     from transformers.utils import logging as transformers_logging
 
-    from headrouter.evaluation.demo import describe_machine, run_clips
+    from headrouter.evaluation.demo import run_clips
+    from headrouter.machine import describe_machine
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     transformers_logging.disable_progress_bar()  # the demo's output is the answers

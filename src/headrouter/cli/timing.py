@@ -63,7 +63,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Time prefill of every setting and print the table."""
-    from headrouter.evaluation.demo import DEMO_LAYERS, describe_machine, run_timing
+    from headrouter.evaluation.demo import DEMO_LAYERS, run_timing
+    from headrouter.machine import describe_machine
 
     print(f"headrouter {__version__} timing: {describe_machine()}")
     print(
