@@ -3,7 +3,7 @@ of calibrating 10 vs. 100 samples (each in a fresh process, so peaks do not mix)
 
     python benchmarks/calibration_cost.py [--layers 4] [--seconds 30] [--dtype bfloat16] [--threads 2]
 
-The model is the benchmark's random thinker at Qwen2.5-Omni-3B decoder widths (see headrouter.bench.benchmark) with the
+The model is the benchmark's random thinker at Qwen2.5-Omni-3B decoder widths (see headrouter.bench.model) with the
 tiny processor; samples are in-memory tones and noise, so no file I/O is timed.
 """
 
@@ -22,11 +22,12 @@ import torch
 from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
 import headrouter
+from headrouter import bench
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
-from headrouter.bench import benchmark as bench
 from headrouter.machine import describe_machine
 from headrouter.methods.headrouter.calibration import CalibrationSample
+from headrouter.timing import timed_forward
 
 
 def build(layers: int, dtype: str):
@@ -82,13 +83,8 @@ def main() -> None:
     model, processor = build(args.layers, args.dtype)
     items = samples(args.timed, args.seconds)
     inputs = [processor_inputs(processor, s.audio, s.prompt) for s in items]
-    plain = []
-    with torch.no_grad():
-        model(**inputs[0])  # warm-up
-        for x in inputs:
-            start = time.perf_counter()
-            model(**x, use_cache=False)
-            plain.append(time.perf_counter() - start)
+    timed_forward(model, inputs[0])  # warm-up
+    plain = [timed_forward(model, x, use_cache=False)[0] for x in inputs]
     calibrated = []
     for s in items:  # one sample per call, so each call times one sample (tiny overhead per call included)
         start = time.perf_counter()

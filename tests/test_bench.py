@@ -8,10 +8,10 @@ import math
 
 import pytest
 
-from headrouter import cli
+from headrouter import bench, cli
 from headrouter.adapters.qwen2_5_omni import tiny
-from headrouter.bench import benchmark as bench
 from headrouter.bench import flops
+from headrouter.bench import run as bench_run
 
 LENGTHS = (20, 45)
 KEEP = (1.0, 0.5, 0.3)
@@ -250,7 +250,7 @@ def test_layers_only_with_the_builtin_model():
 
 
 def test_sizes_beyond_memory_are_skipped_with_a_note(config_path, monkeypatch):
-    monkeypatch.setattr(bench, "available_memory", lambda: 1)
+    monkeypatch.setattr(bench_run, "available_memory", lambda: 1)
     settings = bench.BenchSettings(lengths=(20,), keep_ratios=(1.0,), methods=("fastv",), runs=1, decode_tokens=0,
                                    config_path=config_path, progress=False)  # fmt: skip
     results = bench.run_benchmark(settings)
@@ -265,7 +265,7 @@ def test_reference_alone_is_skipped_when_it_does_not_fit(config_path, monkeypatc
     prefill = bench.estimate_prefill_bytes(shape, 256, seq, 2)
     reference = bench.estimate_reference_bytes(shape, seq, 2)
     assert reference > prefill
-    monkeypatch.setattr(bench, "available_memory", lambda: int(reference))  # 80% of it: prefill fits, reference not
+    monkeypatch.setattr(bench_run, "available_memory", lambda: int(reference))  # 80% of it: prefill fits, reference not
     settings = bench.BenchSettings(lengths=(400,), keep_ratios=(1.0, 0.5), methods=("fastv",), runs=1,
                                    decode_tokens=0, config_path=config_path, progress=False)  # fmt: skip
     results = bench.run_benchmark(settings)

@@ -1,0 +1,112 @@
+"""The options of ``headrouter bench`` and the :class:`~headrouter.bench.settings.BenchSettings` they make."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from headrouter.bench.settings import (
+    DEFAULT_BENCH_PRUNE_LAYER,
+    DEFAULT_DECODE_TOKENS,
+    DEFAULT_KEEP_RATIOS,
+    DEFAULT_LAYERS,
+    DEFAULT_LENGTHS,
+    DEFAULT_METHODS,
+    DEFAULT_RUNS,
+    DTYPES,
+    QUICK_DECODE_TOKENS,
+    QUICK_KEEP_RATIOS,
+    QUICK_LENGTHS,
+    QUICK_RUNS,
+    BenchSettings,
+)
+from headrouter.cli.argtypes import items, keep_ratios, method_names, number, positive_int
+from headrouter.config import DEFAULT_PRUNE_LAYER
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``headrouter bench``."""
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"short run: {_join(QUICK_LENGTHS)} audio tokens, keep {_join(QUICK_KEEP_RATIOS)}, {QUICK_RUNS} runs, "
+        f"{QUICK_DECODE_TOKENS} decode tokens (options below override it)",
+    )
+    parser.add_argument(
+        "--lengths", type=_int_list, help=f"comma-separated audio token counts (default {_join(DEFAULT_LENGTHS)})"
+    )
+    parser.add_argument(
+        "--keep", type=keep_ratios, help=f"comma-separated keep ratios in (0, 1] (default {_join(DEFAULT_KEEP_RATIOS)})"
+    )
+    parser.add_argument(
+        "--methods", type=method_names, help=f"comma-separated scoring methods (default {_join(DEFAULT_METHODS)})"
+    )
+    parser.add_argument("--runs", type=positive_int, help=f"timed prefill runs per cell (default {DEFAULT_RUNS})")
+    parser.add_argument(
+        "--decode-tokens",
+        type=_decode_tokens,
+        help=f"new tokens for decode timing, 0 to skip (default {DEFAULT_DECODE_TOKENS})",
+    )
+    parser.add_argument(
+        "--layers",
+        type=positive_int,
+        help=f"decoder layers of the built-in model (default {DEFAULT_LAYERS}; not with --config or --model)",
+    )
+    parser.add_argument(
+        "--prune-layer",
+        type=positive_int,
+        help=f"first pruned layer K (default {DEFAULT_BENCH_PRUNE_LAYER} for the built-in model, "
+        f"{DEFAULT_PRUNE_LAYER} with --config or --model)",
+    )
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="bfloat16", help="model dtype (default bfloat16)")
+    parser.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa", help="attention (default sdpa)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--config", metavar="PATH", help="a thinker config JSON (random weights) instead of the default"
+    )
+    source.add_argument("--model", metavar="PATH", help="a local Qwen2.5-Omni (or thinker) checkpoint directory")
+    parser.add_argument("--out", metavar="DIR", default="bench-results", help="output folder (default bench-results)")
+    parser.add_argument("--name", help="file name stem of the outputs (default bench, or bench-quick with --quick)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements (torch.profiler)")
+    parser.add_argument("--no-plot", action="store_true", help="skip the plot")
+    parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and prompt text (default 0)")
+
+
+def settings_from_args(args: argparse.Namespace) -> BenchSettings:
+    """:class:`BenchSettings` from parsed :func:`add_arguments` options."""
+    values = dict(
+        methods=args.methods,
+        lengths=args.lengths,
+        keep_ratios=args.keep,
+        runs=args.runs,
+        decode_tokens=args.decode_tokens,
+        num_layers=args.layers,
+        prune_layer=args.prune_layer,
+    )
+    values = {k: v for k, v in values.items() if v is not None}
+    values.update(
+        dtype=args.dtype,
+        attn_implementation=args.attn,
+        config_path=args.config,
+        model_path=args.model,
+        memory=not args.no_memory,
+        threads=args.threads,
+        seed=args.seed,
+    )
+    return BenchSettings.quick(**values) if args.quick else BenchSettings(**values)
+
+
+def _join(values: Sequence) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def _decode_tokens(text: str) -> int:
+    value = number(int, text)
+    if value != 0 and value < 2:
+        raise argparse.ArgumentTypeError(f"must be 0 (skip) or >= 2, got {value}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    return [positive_int(item) for item in items(text)]

@@ -1,0 +1,105 @@
+"""What ``headrouter bench`` measures: :class:`BenchSettings`, its defaults and the ``--quick`` run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import torch
+
+from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.methods import available_methods
+
+logger = logging.getLogger("headrouter")
+
+DEFAULT_LENGTHS = (750, 1500, 3000, 7500)
+DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
+DEFAULT_METHODS = ("fastv", "headrouter")
+DEFAULT_RUNS = 5
+DEFAULT_DECODE_TOKENS = 32
+DEFAULT_LAYERS = 3
+"""Decoder layers of the built-in model. At Qwen2.5-Omni-3B widths one layer on 7,500 tokens takes ~3 s on an idle
+2-core CPU and the default grid runs 66 prefills per audio length; 3 layers is what fits in 15 minutes."""
+DEFAULT_BENCH_PRUNE_LAYER = 1
+"""K of the built-in model. What a speed benchmark must preserve is the share of layers that run pruned: the real
+3B at the library default K = 2 prunes 34 of 36 layers (94%). With 3 layers, K = 1 prunes 2 of 3 (67%), K = 2 only 1
+of 3. Measured and ideal use the same split either way; ``--prune-layer 2`` (with ``--layers``) gives the other."""
+
+QUICK_LENGTHS = (750, 1500)
+QUICK_KEEP_RATIOS = (1.0, 0.3)
+QUICK_RUNS = 3
+QUICK_DECODE_TOKENS = 8
+
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+@dataclass
+class BenchSettings:
+    """What to measure. The defaults are the full run; :meth:`quick` the short one."""
+
+    lengths: tuple[int, ...] = DEFAULT_LENGTHS
+    keep_ratios: tuple[float, ...] = DEFAULT_KEEP_RATIOS
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    runs: int = DEFAULT_RUNS
+    decode_tokens: int = DEFAULT_DECODE_TOKENS
+    num_layers: int | None = None
+    """Decoder layers of the built-in model (default :data:`DEFAULT_LAYERS`); not allowed with a config or model."""
+    prune_layer: int | None = None
+    """K; default :data:`DEFAULT_BENCH_PRUNE_LAYER` for the built-in model, the library's default (2) otherwise."""
+    dtype: str = "bfloat16"
+    attn_implementation: str = "sdpa"
+    config_path: str | None = None
+    model_path: str | None = None
+    memory: bool = True
+    """Measure scoring memory and the full-attention reference (needs ``torch.profiler``)."""
+    seed: int = 0
+    threads: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.lengths = tuple(int(n) for n in self.lengths)
+        self.methods = tuple(self.methods)
+        ratios = sorted({float(r) for r in self.keep_ratios}, reverse=True)
+        if not self.lengths or min(self.lengths) < 1:
+            raise ValueError(f"audio lengths must be >= 1 token, got {self.lengths}")
+        if not ratios or not all(0.0 < r <= 1.0 for r in ratios):
+            raise ValueError(f"keep ratios must be in (0, 1], got {self.keep_ratios}")
+        if ratios[0] != 1.0:
+            logger.info("bench: adding keep ratio 1.0, the reference for speed-ups")
+            ratios.insert(0, 1.0)
+        self.keep_ratios = tuple(ratios)
+        unknown = [m for m in self.methods if m not in available_methods()]
+        if not self.methods or unknown:
+            raise ValueError(
+                f"unknown or no methods {unknown or self.methods}; known: {', '.join(available_methods())}"
+            )
+        if self.runs < 1:
+            raise ValueError(f"runs must be >= 1, got {self.runs}")
+        if self.decode_tokens != 0 and self.decode_tokens < 2:
+            raise ValueError(f"decode tokens must be 0 (no decode timing) or >= 2, got {self.decode_tokens}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.attn_implementation not in ("sdpa", "eager"):
+            raise ValueError(f"attention must be 'sdpa' or 'eager', got {self.attn_implementation!r}")
+        if self.config_path and self.model_path:
+            raise ValueError("give either a config or a model, not both")
+        if self.num_layers is not None and (self.config_path or self.model_path):
+            raise ValueError("the number of layers applies to the built-in model only; set it in the config instead")
+        if self.num_layers is not None and self.num_layers < 2:
+            raise ValueError(f"the model needs >= 2 decoder layers, got {self.num_layers}")
+        if self.prune_layer is None:
+            builtin = not (self.config_path or self.model_path)
+            self.prune_layer = DEFAULT_BENCH_PRUNE_LAYER if builtin else DEFAULT_PRUNE_LAYER
+
+    @classmethod
+    def quick(cls, **overrides) -> BenchSettings:
+        """The ``--quick`` run: two short lengths, keep 1.0 and 0.3, 3 runs, 8 decode tokens."""
+        values = dict(
+            lengths=QUICK_LENGTHS, keep_ratios=QUICK_KEEP_RATIOS, runs=QUICK_RUNS, decode_tokens=QUICK_DECODE_TOKENS
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        """The settings as a JSON-serialisable dict (the results record them)."""
+        return asdict(self)
