@@ -1,7 +1,7 @@
 """The demo: the shipped proving-ground model answers the shipped clips unpruned and pruned; and prefill timing of a
 tiny random-weight model (``headrouter timing``), reused by examples and benchmarks.
 
-Nothing here prints; :mod:`headrouter.cli.commands` formats the results.
+Nothing here prints; the ``headrouter demo`` and ``headrouter timing`` commands format the results.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from torch import nn
 from headrouter.adapters import adapter_for
 from headrouter.api import pruning
 from headrouter.config import DEFAULT_PRUNE_LAYER
-from headrouter.machine import describe_machine as describe_machine  # the CLI's timing and demo headers
 from headrouter.timing import timed_forward
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ Figures, per task, per task family (``task_type``) and overall, per setting:
 
 Each prediction row keeps the method's per-item ``details`` (the task mixture, DART's pivots).
 
-Nothing here prints; :mod:`headrouter.cli.commands` and :mod:`headrouter.evaluation.report` format the results.
+Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.evaluation.report` format the results.
 """
 
 from __future__ import annotations
