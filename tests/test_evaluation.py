@@ -104,6 +104,7 @@ def test_schema_and_counts(results):
     assert results["counts"] == {"items": 10, "evaluated": 9, "skipped": 1}
     assert {"cpu", "cores", "torch", "transformers"} <= set(results["machine"])
     assert results["settings"]["methods"] == METHODS and results["settings"]["keep_ratios"] == list(KEEP)
+    assert results["settings"]["method_settings"] == {m: headrouter.get_method(m).config() for m in METHODS}
     assert len(results["predictions"]) == 9 * SETTINGS
     assert len(results["tasks"]) == 3 * SETTINGS  # pitch, digits, word
     assert len(results["families"]) == 2 * SETTINGS  # acoustic, semantic
@@ -212,7 +213,7 @@ def test_full_model_generates_through_its_thinker(standin, caplog):
     assert not hasattr(full, "headrouter") and not hasattr(full.thinker, "headrouter")
 
 
-def test_head_table_goes_to_the_headrouter_method(standin, tmp_path):
+def test_head_table_goes_to_the_methods_that_use_one(standin, tmp_path, caplog):
     samples = [
         headrouter.CalibrationSample(tiny.tone(1.0), "Which note?", "acoustic", RATE),
         headrouter.CalibrationSample(tiny.tone(2.0, 300.0), "What was said?", "semantic", RATE),
@@ -230,6 +231,13 @@ def test_head_table_goes_to_the_headrouter_method(standin, tmp_path):
         expected = own[row["task_type"]] if row["method"] == "headrouter" else None
         assert row["routed_to_own_type"] == expected
     assert "## Routing" in format_markdown(out)
+    # the settings of a method as named; the table it was handed is settings["table"]
+    assert out["settings"]["method_settings"] == {"headrouter": headrouter.get_method("headrouter").config()}
+    with caplog.at_level(logging.WARNING, logger="headrouter"):
+        out = evaluate(standin["model"], standin["processor"], items[:1], ["fastv", "segment"], [0.5], table=tmp_path,
+                       max_new_tokens=1, progress=False)  # fmt: skip
+    assert "a head table was given but none of the methods uses one; it is unused" in caplog.text
+    assert all(p["details"] == {} for p in out["predictions"])
 
 
 def test_bad_calls_fail_before_any_item_runs(standin):

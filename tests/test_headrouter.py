@@ -130,6 +130,64 @@ def test_unknown_task_is_refused():
         headrouter.get_method("headrouter", table=two_task_table(), task="music")
 
 
+def test_a_table_held_in_memory_is_refused_by_configs_and_a_saved_one_is_named_by_its_directory(models, tmp_path):
+    table = two_task_table()
+    refusal = (
+        "method 'headrouter', setting 'table': this HeadTable is held in memory only (it has no directory): save it "
+        "with table.save_pretrained(directory) and pass the directory (table=directory) instead"
+    )
+    with headrouter.pruning(models["sdpa"], method="headrouter", table=table) as router:  # pruning works all the same
+        assert router.config.method_kwargs["table"] is table
+        with pytest.raises(ValueError) as raised:
+            router.config.to_dict()
+    assert str(raised.value) == refusal
+    method = headrouter.get_method("headrouter", table=table, task="acoustic")
+    with pytest.raises(ValueError) as raised:
+        method.config()
+    assert str(raised.value) == refusal
+    with pytest.raises(ValueError) as raised:
+        headrouter.get_method("segment", inner=method).config()
+    assert str(raised.value) == f"method 'segment', setting 'inner': {refusal}"
+    assert repr(method) == (
+        "HeadRouterMethod(table=HeadTable(in memory, tasks=['semantic', 'acoustic'], layers=4, heads=4), "
+        "task='acoustic', temperature=0.1, debias=True, uniform_heads=False)"
+    )
+
+    table.save_pretrained(tmp_path)
+    with headrouter.pruning(models["sdpa"], method="headrouter", table=tmp_path, task="acoustic") as router:
+        data = router.config.to_dict()
+    assert data["method_kwargs"] == {
+        "table": str(tmp_path),
+        "task": "acoustic",
+        "temperature": 0.1,
+        "debias": True,
+        "uniform_heads": False,
+    }
+    again = headrouter.PruningConfig.from_dict(json.loads(json.dumps(data)))
+    assert again.to_dict() == data
+    rebuilt = headrouter.get_method(again.method, **again.method_kwargs)
+    assert rebuilt.table.source == str(tmp_path) and torch.equal(rebuilt.table.prior, table.prior)
+
+
+def test_with_table_hands_a_table_to_headrouter_alone_or_inside_segment():
+    table = two_task_table()
+    plain = headrouter.get_method("headrouter", temperature=0.5)
+    given = plain.with_table(table)
+    assert given.table is table and given.temperature == 0.5 and plain.table is None
+    inner = headrouter.get_method("segment", segments=3, inner=plain).with_table(table).inner
+    assert inner.table is table and inner.temperature == 0.5
+
+
+def test_segment_composes_with_a_calibrated_headrouter_object(models, batch):
+    method = headrouter.get_method("headrouter", table=two_task_table(), task="semantic")
+    routed, details = kept(models["sdpa"], batch, keep_ratio=0.3, method=method)
+    one_segment = headrouter.get_method("segment", segments=1, inner=method)
+    assert one_segment.queries == "after_audio"
+    assert kept(models["sdpa"], batch, keep_ratio=0.3, method=one_segment) == (routed, details)
+    assert details[0] == {"task_mixture": {"semantic": 1.0, "acoustic": 0.0}}
+    assert kept(models["sdpa"], batch, keep_ratio=0.3, method="segment", segments=4, inner=method)[0] != routed
+
+
 def kept(model, inputs, **kwargs):
     with headrouter.pruning(model, **kwargs) as router, torch.no_grad():
         model(**inputs)
@@ -152,6 +210,7 @@ def test_each_switch_changes_the_choice(models, batch):
     full, details = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table)
     assert all(abs(sum(d["task_mixture"].values()) - 1) < 1e-6 for d in details[:2])
     assert details[2] == {}  # no audio, nothing scored
+    assert all(set(d) == set(headrouter.get_method("headrouter").reports) for d in details[:2])
     for switch in (dict(debias=False), dict(uniform_heads=True), dict(task="acoustic")):
         assert kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, **switch)[0] != full, switch
     _, fixed = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, task="semantic")

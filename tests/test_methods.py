@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import numpy as np
@@ -11,6 +13,7 @@ from conftest import prompts_mixed
 
 import headrouter
 from headrouter.adapters.qwen2_5_omni import tiny
+from headrouter.methods import method_from_config
 
 
 def run(model, inputs, **kwargs):
@@ -38,6 +41,76 @@ def test_shared_method_suite(models, method, keep_ratio):
         alone = tiny.encode([prompt])
         shift = width - alone["input_ids"].shape[1]
         assert [p + shift for p in run(model, alone, keep_ratio=keep_ratio, method=method)[0]] == kept[i]
+
+
+@pytest.mark.parametrize("method", headrouter.available_methods())
+def test_every_method_reports_only_what_it_declares(models, batch, method):
+    scorer = headrouter.get_method(method)
+    with headrouter.pruning(models["sdpa"], keep_ratio=0.3, method=scorer) as router, torch.no_grad():
+        models["sdpa"](**batch)
+    for record in router.records:
+        assert set(record.details) <= set(scorer.reports)
+
+
+@pytest.mark.parametrize("method", headrouter.available_methods())
+def test_every_default_config_round_trips(models, method):
+    scorer = headrouter.get_method(method)
+    config = headrouter.PruningConfig(0.5, 3, method, scorer.settings())
+    settings = {k: v for k, v in scorer.config().items() if k != "name"}
+    assert config.to_dict() == {"keep_ratio": 0.5, "prune_layer": 3, "method": method, "method_kwargs": settings}
+    again = headrouter.PruningConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config and again.to_dict() == config.to_dict()
+    assert method_from_config(scorer.config()) == scorer
+    assert headrouter.get_method(method, **again.method_kwargs) == scorer
+    with headrouter.pruning(models["sdpa"], keep_ratio=0.5, prune_layer=3, method=method) as router:
+        assert router.config == config
+
+
+def test_configs_and_reprs_come_from_the_settings():
+    expected = {
+        "dart": {"name": "dart", "audio_pivots": 4, "text_pivots": 4, "pivot_norm": "key"},
+        "fastv": {"name": "fastv"},
+        "frame": {"name": "frame"},
+        "headrouter": {
+            "name": "headrouter",
+            "table": None,
+            "task": "auto",
+            "temperature": 0.1,
+            "debias": True,
+            "uniform_heads": False,
+        },
+        "random": {"name": "random", "seed": 0},
+        "segment": {"name": "segment", "segments": 10, "inner": {"name": "fastv"}},
+    }
+    assert {m: headrouter.get_method(m).config() for m in expected} == expected
+    assert repr(headrouter.get_method("random", seed=3)) == "RandomSelection(seed=3)"
+    assert repr(headrouter.get_method("segment", segments=4)) == "SegmentTopK(segments=4, inner=FastV())"
+    assert headrouter.get_method("dart", text_pivots=2).config()["text_pivots"] == 2
+
+
+def test_a_setting_that_is_not_data_is_refused_by_config_but_held_by_wrap(models):
+    @dataclasses.dataclass(repr=False)
+    class Weighted(headrouter.ScoringMethod):
+        name = "weighted-test"
+        weights: torch.Tensor = dataclasses.field(default_factory=lambda: torch.ones(2))
+
+        def score(self, ctx):
+            return torch.zeros(ctx.audio_mask.shape)
+
+    method = Weighted()
+    with pytest.raises(ValueError) as raised:
+        method.config()
+    assert str(raised.value) == "method 'weighted-test', setting 'weights': a Tensor cannot be written as data"
+    with headrouter.pruning(models["sdpa"], method=method) as router:
+        assert router.config.method_kwargs["weights"] is method.weights  # held as the object
+        with pytest.raises(ValueError, match="^method 'weighted-test', setting 'weights': a Tensor cannot be"):
+            router.config.to_dict()
+
+
+def test_a_method_config_must_name_its_method():
+    with pytest.raises(TypeError, match="a method config must be a dict with a 'name'"):
+        method_from_config({"seed": 3})
+    assert method_from_config({"name": "random", "seed": 3}) == headrouter.get_method("random", seed=3)
 
 
 def test_fastv_keeps_top_mean_head_attention_of_last_token(models, single):

@@ -13,7 +13,7 @@ from torch import nn
 import headrouter
 from headrouter.adapters import adapter_for
 from headrouter.adapters.qwen2_5_omni import tiny
-from headrouter.methods import DART, ScoringContext, SegmentTopK
+from headrouter.methods import DART, RandomSelection, ScoringContext, SegmentTopK
 from headrouter.methods.segment import segment_quotas
 
 
@@ -130,7 +130,7 @@ def test_segment_with_one_segment_is_fastv_and_with_n_segments_keeps_the_best_of
 
 
 def test_segment_settings():
-    assert SegmentTopK().config() == {"name": "segment", "segments": 10, "inner": "fastv"}
+    assert SegmentTopK().config() == {"name": "segment", "segments": 10, "inner": {"name": "fastv"}}
     assert SegmentTopK().queries == "last"
     assert SegmentTopK(inner="random").queries is None
     assert SegmentTopK(inner="headrouter").queries == "after_audio"
@@ -142,8 +142,36 @@ def test_segment_settings():
         SegmentTopK(inner="frame")
     with pytest.raises(ValueError, match="another method"):
         SegmentTopK(inner="segment")
+    with pytest.raises(ValueError, match="another method"):
+        SegmentTopK(inner=SegmentTopK())
     with pytest.raises(ValueError, match="unknown method"):
         SegmentTopK(inner="nope")
+    with pytest.raises(TypeError, match="inner must be a ScoringMethod, a registered method name or a method config"):
+        SegmentTopK(inner=3)
+
+
+def test_segment_takes_its_inner_method_as_an_object_a_name_or_a_config():
+    seeded = RandomSelection(seed=5)
+    by_object = SegmentTopK(segments=3, inner=seeded)
+    assert by_object.inner is seeded
+    assert by_object.config() == {"name": "segment", "segments": 3, "inner": {"name": "random", "seed": 5}}
+    assert repr(by_object) == "SegmentTopK(segments=3, inner=RandomSelection(seed=5))"
+    assert SegmentTopK(segments=3, inner={"name": "random", "seed": 5}) == by_object
+    assert SegmentTopK(inner="random").inner == RandomSelection(seed=0)
+    assert (SegmentTopK.uses_table, SegmentTopK.reports) == (False, ())
+    with_headrouter = SegmentTopK(inner="headrouter")
+    assert (with_headrouter.uses_table, with_headrouter.reports) == (True, ("task_mixture",))
+    with pytest.raises(TypeError, match="method 'fastv' uses no head table"):
+        SegmentTopK().with_table(None)
+
+
+def test_segment_with_an_inner_object_scores_with_its_settings():
+    audio = torch.ones(1, 20, dtype=torch.bool)
+    ctx = ScoringContext(audio_mask=audio, attention_mask=audio, hidden_states=torch.zeros(1, 20, 2), layer=2)
+    keep = SegmentTopK(segments=4, inner=RandomSelection(seed=5)).select(ctx, torch.tensor([8]))
+    draws = torch.rand(20, generator=torch.Generator().manual_seed(5))  # the inner object's seed, not the default 0
+    expected = sorted(5 * s + int(i) for s in range(4) for i in draws[5 * s : 5 * s + 5].topk(2).indices)
+    assert kept_ranks(keep, audio) == [expected]
 
 
 def test_segment_with_random_inner_is_seeded_per_segment():

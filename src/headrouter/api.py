@@ -37,8 +37,7 @@ def wrap(
     wraps never stack.
     """
     scorer = get_method(method, **method_kwargs)
-    settings = {k: v for k, v in scorer.config().items() if k != "name"}
-    config = PruningConfig(keep_ratio, prune_layer, scorer.name, settings)
+    config = PruningConfig(keep_ratio, prune_layer, scorer.name, scorer.settings())
     router = Pruner(model, config, scorer)  # validates the model and the layer before touching it
     if isinstance(getattr(model, ATTRIBUTE, None), Pruner):
         logger.info("model was already wrapped (%r); replacing its settings", getattr(model, ATTRIBUTE))

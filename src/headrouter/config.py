@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_PRUNE_LAYER = 2
 """K: the first pruned layer; attention is read at K-1 (as in the AudioMarathon evaluation code)."""
@@ -15,7 +16,10 @@ class PruningConfig:
 
     ``keep_ratio`` in (0, 1]: per sample, ``ceil(keep_ratio * n_audio)`` audio tokens are kept (at least 1).
     ``prune_layer`` K: layers ``>= K`` see only kept tokens; scores come from layer K-1's attention.
-    ``method``: a registered method name; ``method_kwargs`` its settings.
+    ``method``: a registered method name; ``method_kwargs`` its settings, each held as plain data where it has such a
+    form (:func:`~headrouter.methods.base.config_value`: a nested method as its config dict, a head table as its
+    directory), else as the object itself (a head table held only in memory). Configs of equal data are equal, and
+    :meth:`to_dict` / :meth:`from_dict` round-trip exactly; ``to_dict`` refuses a setting held as an object.
     """
 
     keep_ratio: float = 0.7
@@ -34,6 +38,7 @@ class PruningConfig:
             raise TypeError(f"prune_layer must be an int, got {type(layer).__name__}")
         object.__setattr__(self, "keep_ratio", float(ratio))
         object.__setattr__(self, "prune_layer", int(layer))
+        object.__setattr__(self, "method_kwargs", {k: _as_data(v) for k, v in self.method_kwargs.items()})
 
     def check_layers(self, num_layers: int) -> None:
         """``ValueError`` unless ``1 <= prune_layer <= num_layers - 1``."""
@@ -44,8 +49,29 @@ class PruningConfig:
             )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain data (JSON-ready); ``ValueError`` naming the setting if one has no such form, e.g. a head table held
+        only in memory: save it with ``table.save_pretrained(directory)`` and pass the directory."""
+        from headrouter.methods.base import settings_data
+
+        return {
+            "keep_ratio": self.keep_ratio,
+            "prune_layer": self.prune_layer,
+            "method": self.method,
+            "method_kwargs": settings_data(self.method, self.method_kwargs),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> PruningConfig:
+        """The config :meth:`to_dict` wrote."""
         return cls(**data)
+
+
+def _as_data(value: Any) -> Any:
+    """A setting as plain data where it has such a form, else the object itself (for :meth:`PruningConfig.to_dict` to
+    refuse)."""
+    from headrouter.methods.base import config_value
+
+    try:
+        return config_value(value)
+    except ValueError:
+        return value

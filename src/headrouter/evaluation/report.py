@@ -21,8 +21,8 @@ SCORE_NOTE = (
     "inside generate (audio encoder + decoder + LM head)."
 )
 ROUTING_NOTE = (
-    "Percent of items whose routed task mixture (headrouter, task=auto) leans most to the item's own task type; "
-    "meaningful when the head table was calibrated on the items' task types."
+    "Percent of items whose routed task mixture (the task_mixture a method reports: headrouter with a table) leans "
+    "most to the item's own task type; meaningful when the head table was calibrated on the items' task types."
 )
 
 
@@ -142,7 +142,7 @@ def _rows_of(rows: Sequence[dict], family: str) -> list[dict]:
 
 def _table_note(meta: dict | None) -> str:
     if meta is None:
-        return "none (the headrouter method, if run, uses its calibration-free fallback)"
+        return "none (methods that use one, such as headrouter, fall back to their calibration-free rule)"
     counts = meta.get("calibration_counts", {})
     return "calibrated on " + ", ".join(f"{task}: {n}" for task, n in counts.items())
 

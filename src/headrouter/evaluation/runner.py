@@ -18,11 +18,12 @@ Figures, per task, per task family (``task_type``) and overall, per setting:
   encoder, the decoder on the whole prompt with capture, scoring and selection, and the LM head), taken with
   forward hooks on the thinker: no extra passes. A batch's time is shared equally by its items. One untimed
   warm-up generation per setting precedes the first timed one.
-- **routed to own type** (``headrouter`` with a table and ``task="auto"`` only, else None): the share of items whose
-  routed task mixture leans most to the item's own ``task_type``; meaningful when the table's task types are the
-  items' task types.
+- **routed to own type** (settings whose method reports a ``task_mixture`` detail, i.e. ``headrouter`` with a table;
+  else None): the share of items whose routed task mixture leans most to the item's own ``task_type``; meaningful
+  when the table's task types are the items' task types.
 
-Each prediction row keeps the method's per-item ``details`` (the task mixture, DART's pivots).
+Each prediction row keeps the per-item ``details`` its method reports (``ScoringMethod.reports``: the task mixture,
+DART's pivots). No method is treated by name: a method declares whether it uses a head table and what it reports.
 
 Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.evaluation.report` format the results.
 """
@@ -134,11 +135,14 @@ def evaluate(
 ) -> dict:
     """Answer ``items`` unpruned and with every method at every keep ratio; score and summarise (see the module doc).
 
-    ``table`` (a :class:`HeadTable` or its directory) goes to the ``headrouter`` method; without one that method
-    uses its calibration-free fallback. An item whose audio cannot be loaded or processed, or is too short to make a
-    single audio token, is logged by path with the reason and skipped. Returns a dict: ``schema``, ``settings``,
-    ``counts`` (``items``, ``evaluated``, ``skipped``), ``skipped`` (id, audio, error), ``tasks``/``families``/
-    ``overall`` (summary rows, see :func:`summarize`) and ``predictions`` (one row per item and setting).
+    ``table`` (a :class:`HeadTable` or its directory) goes to every method that uses one (``uses_table``, e.g.
+    ``headrouter``, through ``with_table``); without one such a method uses its calibration-free fallback.
+    ``settings["method_settings"]`` holds each method's config as named, before the table is handed over; the table
+    itself is ``settings["table"]`` (its metadata). An item whose audio cannot be loaded or processed, or is too
+    short to make a single audio token, is logged by path with the reason and skipped. Returns a dict: ``schema``,
+    ``settings``, ``counts`` (``items``, ``evaluated``, ``skipped``), ``skipped`` (id, audio, error),
+    ``tasks``/``families``/``overall`` (summary rows, see :func:`summarize`) and ``predictions`` (one row per item and
+    setting).
     """
     items, methods, keep_ratios = list(items), _names(methods), _ratios(keep_ratios)
     _check_arguments(items, methods, keep_ratios, max_new_tokens, batch_size)
@@ -149,11 +153,12 @@ def evaluate(
     adapter = adapter_for(thinker)
     if isinstance(table, (str, Path)):
         table = HeadTable.from_pretrained(table)
-    if table is not None and "headrouter" not in methods:
-        logger.warning("evaluate: a head table was given but 'headrouter' is not among the methods; it is unused")
-    scorers = {
-        m: get_method(m, **({"table": table} if m == "headrouter" and table is not None else {})) for m in methods
-    }
+    scorers = {m: get_method(m) for m in methods}
+    method_settings = {m: scorer.config() for m, scorer in scorers.items()}
+    if table is not None:
+        if not any(scorer.uses_table for scorer in scorers.values()):
+            logger.warning("evaluate: a head table was given but none of the methods uses one; it is unused")
+        scorers = {m: s.with_table(table) if s.uses_table else s for m, s in scorers.items()}
     for scorer in scorers.values():  # a wrong layer, table shape or model fails here, before any item runs
         with pruning(thinker, keep_ratios[0], prune_layer=prune_layer, method=scorer):
             pass
@@ -211,7 +216,7 @@ def evaluate(
             "system_prompt": system_prompt,
             "truncate_audio": truncate_audio,
             "table": table.meta if table is not None else None,
-            "method_settings": {m: {k: v for k, v in s.config().items() if k != "table"} for m, s in scorers.items()},
+            "method_settings": method_settings,
             "model_class": type(model).__name__,
             "dtype": str(thinker.dtype).removeprefix("torch."),
             "device": str(thinker.device),

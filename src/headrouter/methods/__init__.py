@@ -1,7 +1,14 @@
 """Scoring methods: one file each, all behind :class:`ScoringMethod` and one registry."""
 
 from headrouter.methods import dart, fastv, frame, headrouter, random, segment  # noqa: F401  (importing registers them)
-from headrouter.methods.base import ScoringContext, ScoringMethod, available_methods, get_method, register_method
+from headrouter.methods.base import (
+    ScoringContext,
+    ScoringMethod,
+    available_methods,
+    get_method,
+    method_from_config,
+    register_method,
+)
 from headrouter.methods.dart import DART
 from headrouter.methods.fastv import FastV
 from headrouter.methods.frame import FrameStride
@@ -20,5 +27,6 @@ __all__ = [
     "SegmentTopK",
     "available_methods",
     "get_method",
+    "method_from_config",
     "register_method",
 ]

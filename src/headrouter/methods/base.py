@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -54,10 +55,18 @@ class ScoringMethod:
     ``queries`` to ask the engine for attention rows: ``"last"`` (the last prompt token), ``"after_audio"``
     (every text token after the last audio token), or None when the method needs no attention — then
     nothing is captured at all.
+
+    A method's settings are its dataclass fields (:meth:`settings`); :meth:`config` and ``repr`` are derived from
+    them, so a method writes neither by hand.
     """
 
     name: ClassVar[str] = ""
     queries: ClassVar[Literal["last", "after_audio"] | None] = None
+    uses_table: ClassVar[bool] = False
+    """True for a method that uses a calibrated head table when given one (:meth:`with_table`); evaluation hands
+    its ``table`` to every such method."""
+    reports: ClassVar[tuple[str, ...]] = ()
+    """The keys this method may write into each sample's record ``details`` (e.g. ``"task_mixture"``)."""
 
     def score(self, ctx: ScoringContext) -> torch.Tensor:
         """``(B, L)`` importance of each token; only audio positions are read."""
@@ -75,13 +84,58 @@ class ScoringMethod:
             raise RuntimeError(f"method {self.name!r} produced non-finite scores for audio tokens")
         return top_k_audio(scores, ctx.audio_mask, counts)
 
+    def with_table(self, table) -> ScoringMethod:
+        """A copy of this method that uses the head ``table``; only for methods with ``uses_table``."""
+        raise TypeError(f"method {self.name!r} uses no head table")
+
+    def settings(self) -> dict[str, Any]:
+        """The settings as held, by name: every init field of a dataclass method, in order (none for other
+        methods). ``get_method(self.name, **self.settings())`` makes an equal method."""
+        if not is_dataclass(self):
+            return {}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+
     def config(self) -> dict:
-        """The method's settings, for records and serialization."""
-        return {"name": self.name}
+        """``name`` and the settings as plain data (:func:`config_value`: a nested method as its own config, a head
+        table as its directory), for records and serialization; ``ValueError`` for a setting with no such form (a
+        head table held only in memory). :func:`method_from_config` makes the method again."""
+        return {"name": self.name, **settings_data(self.name, self.settings())}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
         return f"{type(self).__name__}({args})"
+
+
+def config_value(value: Any) -> Any:
+    """One setting as plain data: a method gives its :meth:`~ScoringMethod.config`, an object with ``to_config()``
+    (a :class:`~headrouter.HeadTable`: its directory) what that returns, a path its string, a tuple a list; None,
+    bools, numbers, strings, and lists and string-keyed dicts of them are themselves. ``ValueError`` for anything
+    else: a config holds data, not objects."""
+    if isinstance(value, ScoringMethod):
+        return value.config()
+    if hasattr(value, "to_config"):
+        return value.to_config()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [config_value(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: config_value(v) for k, v in value.items()}
+    raise ValueError(f"a {type(value).__name__} cannot be written as data")
+
+
+def settings_data(method: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` of the method named ``method`` as plain data (:func:`config_value`); the ``ValueError`` of a
+    setting that has no such form names the method and the setting."""
+    data = {}
+    for key, value in settings.items():
+        try:
+            data[key] = config_value(value)
+        except ValueError as error:
+            raise ValueError(f"method {method!r}, setting {key!r}: {error}") from None
+    return data
 
 
 _REGISTRY: dict[str, type[ScoringMethod]] = {}
@@ -132,6 +186,14 @@ def get_method(method: str | ScoringMethod, **kwargs) -> ScoringMethod:
         takes = f"{method} takes: {', '.join(settings)}" if settings else f"{method} takes no settings"
         raise TypeError(f"unknown setting(s) {', '.join(unknown)} for method {method!r}; {takes}")
     return cls(**kwargs)
+
+
+def method_from_config(config: Mapping[str, Any]) -> ScoringMethod:
+    """The method a :meth:`ScoringMethod.config` describes: ``get_method(config["name"], **the other entries)``."""
+    if not isinstance(config, Mapping) or not isinstance(config.get("name"), str):
+        raise TypeError(f"a method config must be a dict with a 'name', got {config!r}")
+    settings = {k: v for k, v in config.items() if k != "name"}
+    return get_method(config["name"], **settings)
 
 
 def _settings(cls: type[ScoringMethod]) -> list[str] | None:

@@ -33,6 +33,7 @@ class DART(ScoringMethod):
 
     name = "dart"
     queries = None
+    reports = ("pivots", "text_pivots")
     audio_pivots: int = 4
     text_pivots: int = 4
     pivot_norm: Literal["key", "hidden"] = "key"
@@ -89,14 +90,6 @@ class DART(ScoringMethod):
         norms = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
         norms[mask] = states.float().abs().sum(-1)
         return norms
-
-    def config(self) -> dict:
-        return {
-            "name": self.name,
-            "audio_pivots": self.audio_pivots,
-            "text_pivots": self.text_pivots,
-            "pivot_norm": self.pivot_norm,
-        }
 
 
 def _largest(values: torch.Tensor, count: int) -> torch.Tensor:

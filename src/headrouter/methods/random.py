@@ -36,6 +36,3 @@ class RandomSelection(ScoringMethod):
             generator = torch.Generator().manual_seed(self.seed)
             scores[row, mask] = torch.rand(int(mask.sum()), generator=generator)
         return scores.to(ctx.audio_mask.device)
-
-    def config(self) -> dict:
-        return {"name": self.name, "seed": self.seed}

@@ -7,11 +7,12 @@ audio loses all its tokens to another that the score happens to favour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import torch
 
-from headrouter.methods.base import ScoringContext, ScoringMethod, get_method, register_method
+from headrouter.methods.base import ScoringContext, ScoringMethod, get_method, method_from_config, register_method
 
 
 @register_method
@@ -23,37 +24,51 @@ class SegmentTopK(ScoringMethod):
     falls in segment ``floor(r * segments / n)``. Segment ``j`` of ``n_j`` tokens gets the quota
     ``k * n_j / n`` of the sample's ``k`` kept tokens, rounded by largest remainder so the quotas sum to
     ``k`` exactly (equal remainders: the extra tokens go to evenly spaced segments, not the first ones), and
-    keeps its ``quota`` best tokens by ``inner``, the name of a method that scores tokens (default ``"fastv"``:
-    the last prompt token's attention at layer K-1, mean over heads).
+    keeps its ``quota`` best tokens by the score of ``inner``: a method that scores tokens, given as an object
+    with its own settings (e.g. ``HeadRouterMethod(table=...)``), a registered name, or a method config dict
+    (:func:`~headrouter.methods.base.method_from_config`); default ``"fastv"``, the last prompt token's attention
+    at layer K-1, mean over heads. The engine captures what ``inner`` needs, and ``inner`` reports what it reports.
     """
 
     name = "segment"
     queries = "last"
     segments: int = 10
-    inner: str = "fastv"
-    _scorer: ScoringMethod = field(init=False, repr=False, compare=False)
+    inner: ScoringMethod | str | Mapping = "fastv"
+    """Held as the method object once made, whatever form it was given in."""
 
     def __post_init__(self) -> None:
         if isinstance(self.segments, bool) or not isinstance(self.segments, int) or self.segments < 1:
             raise ValueError(f"segments must be an int >= 1, got {self.segments!r}")
-        if not isinstance(self.inner, str):
-            raise TypeError(f"inner must be the name of a registered method, got {type(self.inner).__name__}")
-        if self.inner == self.name:
+        if isinstance(self.inner, str):
+            self.inner = get_method(self.inner)
+        elif isinstance(self.inner, Mapping):
+            self.inner = method_from_config(self.inner)
+        if not isinstance(self.inner, ScoringMethod):
+            raise TypeError(
+                f"inner must be a ScoringMethod, a registered method name or a method config, "
+                f"got {type(self.inner).__name__}"
+            )
+        if isinstance(self.inner, SegmentTopK):
             raise ValueError("inner must be another method than 'segment'")
-        scorer = get_method(self.inner)
-        if type(scorer).score is ScoringMethod.score:
-            raise ValueError(f"inner must be a method that scores tokens; {self.inner!r} only selects them")
-        self._scorer = scorer
-        self.queries = scorer.queries  # the engine captures what the inner score needs
+        if type(self.inner).score is ScoringMethod.score:
+            raise ValueError(f"inner must be a method that scores tokens; {self.inner.name!r} only selects them")
+        # what the engine captures, whether a table is taken and what is reported are the inner method's
+        self.queries = self.inner.queries
+        self.uses_table = self.inner.uses_table
+        self.reports = self.inner.reports
+
+    def with_table(self, table) -> SegmentTopK:
+        """These settings with an inner method that uses ``table``; only where ``inner`` uses one."""
+        return replace(self, inner=self.inner.with_table(table))
 
     def bind(self, adapter, prune_layer: int) -> None:
-        self._scorer.bind(adapter, prune_layer)
+        self.inner.bind(adapter, prune_layer)
 
     def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
-        scores = self._scorer.score(ctx)
+        scores = self.inner.score(ctx)
         if not bool((torch.isfinite(scores) | ~ctx.audio_mask).all()):
             raise RuntimeError(
-                f"method {self.name!r} (inner {self.inner!r}) produced non-finite scores for audio tokens"
+                f"method {self.name!r} (inner {self.inner.name!r}) produced non-finite scores for audio tokens"
             )
         keep = ~ctx.audio_mask
         for row in range(keep.shape[0]):
@@ -71,9 +86,6 @@ class SegmentTopK(ScoringMethod):
             rank = torch.arange(n, device=positions.device) - start[segment[order]]
             keep[row, positions[order[rank < quota[segment[order]]]]] = True
         return keep
-
-    def config(self) -> dict:
-        return {"name": self.name, "segments": self.segments, "inner": self.inner}
 
 
 def segment_quotas(sizes: list[int], count: int) -> list[int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -35,6 +35,8 @@ class HeadRouterMethod(ScoringMethod):
 
     name = "headrouter"
     queries = "after_audio"
+    uses_table = True
+    reports = ("task_mixture",)
     table: HeadTable | str | Path | None = None
     task: str = AUTO
     temperature: float = 0.1
@@ -53,6 +55,10 @@ class HeadRouterMethod(ScoringMethod):
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.table is None and not self.uniform_heads:
             logger.info("headrouter: no head table given; weighting heads by each input's own selectivity")
+
+    def with_table(self, table: HeadTable) -> HeadRouterMethod:
+        """This method's settings with ``table`` as its head table."""
+        return replace(self, table=table)
 
     def bind(self, adapter, prune_layer: int) -> None:
         if self.table is not None:
@@ -89,13 +95,3 @@ class HeadRouterMethod(ScoringMethod):
                 detail["task_mixture"] = dict(zip(self.table.tasks, row, strict=True))
         return self.table.mixed_weights(mixture, layer).to(ctx.attention.device)
 
-    def config(self) -> dict:
-        table = None if self.table is None else self.table.meta.get("source", "in-memory HeadTable")
-        return {
-            "name": self.name,
-            "table": table,
-            "task": self.task,
-            "temperature": self.temperature,
-            "debias": self.debias,
-            "uniform_heads": self.uniform_heads,
-        }

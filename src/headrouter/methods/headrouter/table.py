@@ -47,7 +47,7 @@ def config_hash(config) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-@dataclass
+@dataclass(repr=False)
 class HeadTable:
     """Everything HeadRouter learns from calibration, for one model shape.
 
@@ -79,9 +79,28 @@ class HeadTable:
         if set(self.profiles) != set(self.weights):
             raise ValueError(f"profiles cover {sorted(self.profiles)} but weights cover {sorted(self.weights)}")
 
+    def __repr__(self) -> str:
+        where = f"source={self.source!r}" if self.source is not None else "in memory"
+        return f"HeadTable({where}, tasks={self.tasks}, layers={self.num_layers}, heads={self.num_heads})"
+
     @property
     def tasks(self) -> list[str]:
         return list(self.weights)
+
+    @property
+    def source(self) -> str | None:
+        """The directory this table was loaded from; None for a table built in memory (e.g. by ``calibrate``)."""
+        return self.meta.get("source")
+
+    def to_config(self) -> str:
+        """The table as a setting in a config: its directory. ``ValueError`` for a table held only in memory, which a
+        config cannot name."""
+        if self.source is None:
+            raise ValueError(
+                "this HeadTable is held in memory only (it has no directory): save it with "
+                "table.save_pretrained(directory) and pass the directory (table=directory) instead"
+            )
+        return self.source
 
     @property
     def num_layers(self) -> int:
