@@ -302,5 +302,5 @@ def test_a_table_missing_tensors_names_them(tmp_path):
         HeadTable.from_pretrained(tmp_path)
     assert str(raised.value) == (
         f"{tmp_path / 'head_table.safetensors'} lacks the tensors ['weights.music', 'profiles.music', 'mass.music', "
-        "'selectivity.music'] its metadata's tasks need"
+        "'selectivity.music'] its metadata's task types need"
     )

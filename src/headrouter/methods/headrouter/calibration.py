@@ -29,11 +29,14 @@ from headrouter.methods.headrouter.table import HeadTable
 logger = logging.getLogger("headrouter")
 
 DEFAULT_TASKS = ("semantic", "acoustic")
+"""The task types :func:`calibrate` declares by default (like its ``tasks=``, the name says tasks, the values are
+task types)."""
 
 
 @dataclass
 class CalibrationSample:
-    """One calibration item: audio (a file path, or an array with its ``sampling_rate``), a prompt, a task type."""
+    """One calibration item: audio (a file path, or an array with its ``sampling_rate``), a prompt, and in ``task``
+    its task *type* (``semantic``, ``acoustic``, ...: a key of the table, not an item's task like ``pitch_class``)."""
 
     audio: str | Path | np.ndarray
     prompt: str
@@ -63,14 +66,14 @@ def load_samples(path: str | Path) -> list[CalibrationSample]:
             data = json.loads(line)
             if isinstance(data, dict) and "question" in data:
                 item = Item(**data)
-                audio, prompt, task = Path(item.audio), format_prompt(item), item.task_type
+                audio, prompt, task_type = Path(item.audio), format_prompt(item), item.task_type
             else:
-                audio, prompt, task = Path(data["audio"]), data["prompt"], data["task"]
+                audio, prompt, task_type = Path(data["audio"]), data["prompt"], data["task"]
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise ValueError(
                 f"{path}:{number}: expected a JSON object with audio, prompt and task, or an evaluation item ({error})"
             ) from error
-        samples.append(CalibrationSample(audio if audio.is_absolute() else path.parent / audio, prompt, task))
+        samples.append(CalibrationSample(audio if audio.is_absolute() else path.parent / audio, prompt, task_type))
     return samples
 
 
@@ -91,14 +94,14 @@ def check_tasks(samples: Sequence[CalibrationSample], tasks: Sequence[str]) -> N
 
 
 class HeadStatistics:
-    """Running per-task sums of per-head statistics; turns into a :class:`HeadTable`."""
+    """Running sums of per-head statistics per task type; turns into a :class:`HeadTable`."""
 
     def __init__(self, num_layers: int, num_heads: int, bins: int) -> None:
         self.shape = (num_layers, num_heads)
         self.bins = bins
         self.counts: dict[str, int] = {}
-        self._behaviour: dict[str, torch.Tensor] = {}  # task -> (layers, 2H) sum
-        self._importance: dict[str, torch.Tensor] = {}  # task -> (layers, H) sum of mass * selectivity
+        self._behaviour: dict[str, torch.Tensor] = {}  # task type -> (layers, 2H) sum
+        self._importance: dict[str, torch.Tensor] = {}  # task type -> (layers, H) sum of mass * selectivity
         self._all = torch.zeros(num_layers, 2 * num_heads, dtype=torch.float64)
         self._all_sq = torch.zeros_like(self._all)
         self._prior = torch.zeros(num_layers, num_heads, bins, dtype=torch.float64)
@@ -116,32 +119,32 @@ class HeadStatistics:
         self._prior[layer] += sums
         self._prior_counts[layer] += counts
 
-    def finish_sample(self, task: str) -> None:
-        """Close the current sample: its per-layer behaviour vectors count towards ``task``."""
+    def finish_sample(self, task_type: str) -> None:
+        """Close the current sample: its per-layer behaviour vectors count towards ``task_type``."""
         if len(self._pending) != self.shape[0]:
             raise RuntimeError(f"captured {len(self._pending)} of {self.shape[0]} layers for this sample")
         vector = torch.stack([self._pending[i] for i in range(self.shape[0])])  # (layers, 2H)
         self._pending.clear()
         heads = self.shape[1]
         zeros = torch.zeros(self.shape[0], 2 * heads, dtype=torch.float64)
-        self._behaviour[task] = self._behaviour.get(task, zeros) + vector
+        self._behaviour[task_type] = self._behaviour.get(task_type, zeros) + vector
         importance = vector[:, :heads] * vector[:, heads:]
-        self._importance[task] = self._importance.get(task, zeros[:, :heads]) + importance
+        self._importance[task_type] = self._importance.get(task_type, zeros[:, :heads]) + importance
         self._all += vector
         self._all_sq += vector**2
-        self.counts[task] = self.counts.get(task, 0) + 1
+        self.counts[task_type] = self.counts.get(task_type, 0) + 1
 
-    def to_table(self, tasks: Sequence[str], coverage: float, meta: dict) -> HeadTable:
+    def to_table(self, task_types: Sequence[str], coverage: float, meta: dict) -> HeadTable:
         """Weights, profiles and priors from the sums (formulas in docs/method.md)."""
         total = sum(self.counts.values())
         heads = self.shape[1]
         mean = self._all / total
         std = (self._all_sq / total - mean**2).clamp_min(0).sqrt().clamp_min(1e-6)
-        profiles = {t: (self._behaviour[t] / self.counts[t]).float() for t in tasks}
+        profiles = {t: (self._behaviour[t] / self.counts[t]).float() for t in task_types}
         prior = self._prior / self._prior_counts[:, None, :].clamp_min(1)
         prior = torch.where(self._prior_counts[:, None, :] > 0, prior, torch.ones_like(prior))
         return HeadTable(
-            weights={t: sparse_weights(self._importance[t] / self.counts[t], coverage).float() for t in tasks},
+            weights={t: sparse_weights(self._importance[t] / self.counts[t], coverage).float() for t in task_types},
             profiles=profiles,
             mass={t: p[:, :heads] for t, p in profiles.items()},
             selectivity={t: p[:, heads:] for t, p in profiles.items()},
@@ -223,10 +226,11 @@ def calibrate(
 ) -> HeadTable:
     """Profile ``model``'s heads on ``samples`` and return a :class:`HeadTable` with one entry per task type.
 
-    ``tasks`` declares the task types (any names; ``semantic`` and ``acoustic`` by default): every sample
-    must have one of them and every one needs at least one usable sample. A sample whose audio cannot be
-    loaded or decoded (:func:`headrouter.audio.load_audio`), or is too short to make a single audio token, is logged
-    as a warning by path with the reason and skipped; the table's metadata counts them (``failed_samples``).
+    ``tasks`` declares the task types (any names; ``semantic`` and ``acoustic`` by default; the parameter keeps its
+    short name, its values are task types): every sample's ``task`` must be one of them and every one needs at
+    least one usable sample. A sample whose audio cannot be loaded or decoded (:func:`headrouter.audio.load_audio`),
+    or is too short to make a single audio token, is logged as a warning by path with the reason and skipped; the
+    table's metadata counts them (``failed_samples``).
     Audio is heard whole, as evaluation hears it, unless ``truncate_audio`` (cut at the feature extractor's
     ``chunk_length``, as the processor does by default): the positional prior should come from the lengths the
     table will see.
@@ -270,8 +274,8 @@ def calibrate(
     empty = [t for t in tasks if statistics.counts.get(t, 0) == 0]
     if empty:
         raise ValueError(f"every calibration sample of task type {empty} failed; see the log for each path")
-    counts = {task: statistics.counts[task] for task in tasks}
-    logger.info("calibrated on %s samples per task; %d failed", counts, failed)
+    counts = {task_type: statistics.counts[task_type] for task_type in tasks}
+    logger.info("calibrated on %s samples per task type; %d failed", counts, failed)
     meta = HeadTable.metadata(
         type(model).__name__,
         config,

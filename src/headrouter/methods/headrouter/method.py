@@ -24,12 +24,13 @@ class HeadRouterMethod(ScoringMethod):
 
     With a calibrated ``table`` (a :class:`~.table.HeadTable` or its directory): the input's
     head-behaviour vector at layer K-1 (audio mass and selectivity per head, from the instruction tokens'
-    rows) is compared with each task profile and the task tables are mixed softly (``task="auto"``), or one
-    task's table is used (``task="semantic"``, ...). Token score = sum over heads of routed weight x the last
-    token's attention divided by the head's positional prior. Without a table, each input's own per-head
-    selectivity serves as weights (and nothing is debiased).
+    rows) is compared with each task type's profile and the task types' tables are mixed softly
+    (``task="auto"``), or one task type's table is used (``task="semantic"``, ...: ``task`` names a task *type*
+    of the table, as the table's keys do). Token score = sum over heads of routed weight x the last token's
+    attention divided by the head's positional prior. Without a table, each input's own per-head selectivity
+    serves as weights (and nothing is debiased).
 
-    Ablations, one switch each: ``debias=False``; ``task=<name>`` (routing off); ``uniform_heads=True``
+    Ablations, one switch each: ``debias=False``; ``task=<task type>`` (routing off); ``uniform_heads=True``
     (head weights off). With ``uniform_heads=True, debias=False`` the choice equals ``method="fastv"``.
     """
 
@@ -50,7 +51,7 @@ class HeadRouterMethod(ScoringMethod):
             raise TypeError(f"table must be a HeadTable, a directory or None, got {type(self.table).__name__}")
         known = [AUTO] + (self.table.tasks if self.table is not None else [])
         if self.task not in known:
-            raise ValueError(f"task must be one of {known}, got {self.task!r}")
+            raise ValueError(f"task must be one of {known} ('auto' or a task type of the table), got {self.task!r}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.table is None and not self.uniform_heads:
@@ -79,7 +80,7 @@ class HeadRouterMethod(ScoringMethod):
         return (weights[..., None] * last).sum(dim=1)
 
     def _weights(self, ctx: ScoringContext) -> torch.Tensor:
-        """``(B, H)`` head weights for each input, and its task mixture in ``ctx.details``."""
+        """``(B, H)`` head weights for each input, and its mixture of task types in ``ctx.details``."""
         if self.table is None:
             select = stats.query_mean(stats.selectivity(ctx.attention, ctx.audio_mask), ctx.query_mask)
             return select / select.sum(-1, keepdim=True).clamp_min(1e-12)
@@ -94,4 +95,3 @@ class HeadRouterMethod(ScoringMethod):
             if has_audio:
                 detail["task_mixture"] = dict(zip(self.table.tasks, row, strict=True))
         return self.table.mixed_weights(mixture, layer).to(ctx.attention.device)
-

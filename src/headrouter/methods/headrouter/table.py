@@ -1,4 +1,4 @@
-"""HeadTable: per-task head weights, behaviour profiles and positional priors, saved as safetensors + JSON."""
+"""HeadTable: head weights and behaviour profiles per task type, and positional priors, saved as safetensors + JSON."""
 
 from __future__ import annotations
 
@@ -51,9 +51,10 @@ def config_hash(config) -> str:
 class HeadTable:
     """Everything HeadRouter learns from calibration, for one model shape.
 
-    Per task type ``t``: ``weights[t]`` ``(layers, heads)`` non-negative head weights (each layer's
-    weights sum to 1; heads that the statistics call irrelevant get exactly 0), ``profiles[t]``
-    ``(layers, 2 * heads)`` the mean head-behaviour vector of that task's samples, ``mass[t]`` and
+    Its keys are task *types* (``semantic``, ``acoustic``, ...), not the tasks of items (``pitch_class``, ...);
+    :attr:`tasks` lists them. Per task type ``t``: ``weights[t]`` ``(layers, heads)`` non-negative head weights
+    (each layer's weights sum to 1; heads that the statistics call irrelevant get exactly 0), ``profiles[t]``
+    ``(layers, 2 * heads)`` the mean head-behaviour vector of that task type's samples, ``mass[t]`` and
     ``selectivity[t]`` ``(layers, heads)`` the statistics behind them. Shared: ``prior`` ``(layers, heads,
     bins)`` expected audio attention by relative position, and ``feature_mean`` / ``feature_std`` ``(layers,
     2 * heads)`` used to standardise behaviour vectors before routing.
@@ -73,9 +74,9 @@ class HeadTable:
             raise ValueError("a HeadTable needs at least one task type")
         shape = tuple(self.prior.shape[:2])
         for name, tensors in (("weights", self.weights), ("mass", self.mass), ("selectivity", self.selectivity)):
-            for task, tensor in tensors.items():
+            for task_type, tensor in tensors.items():
                 if tuple(tensor.shape) != shape:
-                    raise ValueError(f"{name}[{task!r}] has shape {tuple(tensor.shape)}, expected {shape}")
+                    raise ValueError(f"{name}[{task_type!r}] has shape {tuple(tensor.shape)}, expected {shape}")
         if set(self.profiles) != set(self.weights):
             raise ValueError(f"profiles cover {sorted(self.profiles)} but weights cover {sorted(self.weights)}")
 
@@ -85,6 +86,7 @@ class HeadTable:
 
     @property
     def tasks(self) -> list[str]:
+        """The task types, in order (the name is kept for compatibility: these are task types, not tasks)."""
         return list(self.weights)
 
     @property
@@ -139,11 +141,11 @@ class HeadTable:
             )
 
     def route(self, behaviour: torch.Tensor, layer: int, temperature: float) -> torch.Tensor:
-        """``(B, tasks)`` soft task mixture of behaviour vectors ``(B, 2H)`` at ``layer``.
+        """``(B, task types)`` soft mixture of task types of behaviour vectors ``(B, 2H)`` at ``layer``.
 
-        Softmax over tasks of ``-d^2 / temperature``, where d^2 is the mean squared distance between the
-        standardised behaviour vector and the standardised task profile: equal to a profile gives that
-        task the largest weight, halfway between two profiles gives them equal weights.
+        Softmax over task types of ``-d^2 / temperature``, where d^2 is the mean squared distance between the
+        standardised behaviour vector and the standardised profile of the task type: equal to a profile gives that
+        task type the largest weight, halfway between two profiles gives them equal weights.
         """
         mean, std = self.feature_mean[layer], self.feature_std[layer]
         z = (behaviour.float() - mean) / std
@@ -152,7 +154,7 @@ class HeadTable:
         return torch.softmax(-distance / temperature, dim=-1)
 
     def mixed_weights(self, mixture: torch.Tensor, layer: int) -> torch.Tensor:
-        """``(B, H)`` head weights at ``layer`` for task mixtures ``(B, tasks)``."""
+        """``(B, H)`` head weights at ``layer`` for mixtures of task types ``(B, task types)``."""
         stacked = torch.stack([self.weights[t][layer] for t in self.tasks])  # (T, H)
         return mixture.to(stacked.dtype) @ stacked
 
@@ -169,7 +171,7 @@ class HeadTable:
             ("mass", self.mass),
             ("selectivity", self.selectivity),
         ):
-            tensors.update({f"{name}.{task}": tensor for task, tensor in group.items()})
+            tensors.update({f"{name}.{task_type}": tensor for task_type, tensor in group.items()})
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(directory / TENSORS_FILE))
         meta = {
             **self.meta,
@@ -191,7 +193,7 @@ class HeadTable:
                 raise FileNotFoundError(f"{directory / name} not found: not a HeadTable directory")
         try:
             meta = json.loads((directory / META_FILE).read_text())
-            tasks = meta["tasks"]
+            task_types = meta["tasks"]
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise ValueError(
                 f"{directory / META_FILE}: not HeadTable metadata ({type(error).__name__}: {error})"
@@ -200,12 +202,13 @@ class HeadTable:
             tensors = load_file(str(directory / TENSORS_FILE))
         except SafetensorError as error:
             raise ValueError(f"{directory / TENSORS_FILE}: not a safetensors file ({error})") from error
-        names = [f"{g}.{t}" for g in ("weights", "profiles", "mass", "selectivity") for t in tasks]
+        names = [f"{g}.{t}" for g in ("weights", "profiles", "mass", "selectivity") for t in task_types]
         missing = [n for n in [*names, "prior", "feature_mean", "feature_std"] if n not in tensors]
         if missing:
-            raise ValueError(f"{directory / TENSORS_FILE} lacks the tensors {missing} its metadata's tasks need")
+            raise ValueError(f"{directory / TENSORS_FILE} lacks the tensors {missing} its metadata's task types need")
         groups = {
-            name: {t: tensors[f"{name}.{t}"] for t in tasks} for name in ("weights", "profiles", "mass", "selectivity")
+            name: {t: tensors[f"{name}.{t}"] for t in task_types}
+            for name in ("weights", "profiles", "mass", "selectivity")
         }
         table = cls(
             **groups,
@@ -238,18 +241,18 @@ class HeadTable:
             import matplotlib.pyplot as plt
         except ImportError as error:  # pragma: no cover - depends on the environment
             raise ImportError("table.plot() needs matplotlib: pip install 'headrouter[plot]'") from error
-        tasks = self.tasks
-        panels = len(tasks) + (1 if len(tasks) >= 2 else 0)
+        task_types = self.tasks
+        panels = len(task_types) + (1 if len(task_types) >= 2 else 0)
         figure, axes = plt.subplots(1, panels, figsize=(3.2 * panels + 1, 0.25 * self.num_layers + 2.5), squeeze=False)
         vmax = max(float(w.max()) for w in self.weights.values()) or 1.0
-        for ax, task in zip(axes[0][: len(tasks)], tasks, strict=True):
-            image = ax.imshow(self.weights[task].numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
-            ax.set_title(f"{task} (n={self.meta.get('calibration_counts', {}).get(task, '?')})")
+        for ax, task_type in zip(axes[0][: len(task_types)], task_types, strict=True):
+            image = ax.imshow(self.weights[task_type].numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
+            ax.set_title(f"{task_type} (n={self.meta.get('calibration_counts', {}).get(task_type, '?')})")
             ax.set_xlabel("head")
             ax.set_ylabel("layer")
-        figure.colorbar(image, ax=axes[0][: len(tasks)].tolist(), shrink=0.8, label="head weight")
-        if len(tasks) >= 2:
-            a, b = tasks[0], tasks[1]
+        figure.colorbar(image, ax=axes[0][: len(task_types)].tolist(), shrink=0.8, label="head weight")
+        if len(task_types) >= 2:
+            a, b = task_types[0], task_types[1]
             diff = (self.weights[a] - self.weights[b]).numpy()
             bound = float(abs(diff).max()) or 1.0
             ax = axes[0][-1]
