@@ -6,11 +6,14 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 
 from headrouter.engine.selection import top_k_audio
+
+if TYPE_CHECKING:
+    from headrouter.methods.headrouter.table import HeadTable
 
 
 @dataclass
@@ -84,7 +87,7 @@ class ScoringMethod:
             raise RuntimeError(f"method {self.name!r} produced non-finite scores for audio tokens")
         return top_k_audio(scores, ctx.audio_mask, counts)
 
-    def with_table(self, table) -> ScoringMethod:
+    def with_table(self, table: HeadTable) -> ScoringMethod:
         """A copy of this method that uses the head ``table``; only for methods with ``uses_table``."""
         raise TypeError(f"method {self.name!r} uses no head table")
 
@@ -180,7 +183,7 @@ def get_method(method: str | ScoringMethod, **kwargs) -> ScoringMethod:
     if method not in _REGISTRY:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(available_methods())}")
     cls = _REGISTRY[method]
-    settings = _settings(cls)
+    settings = _setting_names(cls)
     unknown = sorted(set(kwargs) - set(settings)) if settings is not None else []
     if unknown:
         takes = f"{method} takes: {', '.join(settings)}" if settings else f"{method} takes no settings"
@@ -196,7 +199,7 @@ def method_from_config(config: Mapping[str, Any]) -> ScoringMethod:
     return get_method(config["name"], **settings)
 
 
-def _settings(cls: type[ScoringMethod]) -> list[str] | None:
+def _setting_names(cls: type[ScoringMethod]) -> list[str] | None:
     """The keyword settings a method class takes (a dataclass method's init fields), in order; None if it takes
     any keyword (``**kwargs``)."""
     parameters = inspect.signature(cls).parameters.values()

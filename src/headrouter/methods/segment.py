@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 
 from headrouter.methods.base import ScoringContext, ScoringMethod, get_method, method_from_config, register_method
+
+if TYPE_CHECKING:
+    from headrouter.methods.headrouter.table import HeadTable
 
 
 @register_method
@@ -57,7 +61,7 @@ class SegmentTopK(ScoringMethod):
         self.uses_table = self.inner.uses_table
         self.reports = self.inner.reports
 
-    def with_table(self, table) -> SegmentTopK:
+    def with_table(self, table: HeadTable) -> SegmentTopK:
         """These settings with an inner method that uses ``table``; only where ``inner`` uses one."""
         return replace(self, inner=self.inner.with_table(table))
 
