@@ -134,7 +134,7 @@ def test_every_command_has_help(capsys):
 
 
 def test_bench_is_wired_to_its_module():
-    from headrouter.bench import benchmark as bench
+    from headrouter import bench
 
     args = cli.build_parser().parse_args(["bench", "--quick", "--no-memory"])
     assert args.run is bench_command.run and args.quick and args.no_memory

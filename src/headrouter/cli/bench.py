@@ -19,20 +19,14 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    from headrouter.bench.benchmark import add_arguments
+    from headrouter.bench import add_arguments
 
     add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the report and where the files went."""
-    from headrouter.bench.benchmark import (
-        format_markdown,
-        format_targets,
-        run_benchmark,
-        settings_from_args,
-        write_report,
-    )
+    from headrouter.bench import format_markdown, format_targets, run_benchmark, settings_from_args, write_report
 
     settings = settings_from_args(args)
     stem = args.name or ("bench-quick" if args.quick else "bench")
