@@ -10,10 +10,11 @@ adapter.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -94,6 +95,24 @@ class ModelAdapter(ABC):
         """Raise for a call of ``forward_module`` (its keyword arguments) that pruning would make wrong in this
         family; called before any model work, at a prefill that has audio to prune. Accepts everything by default."""
         return None
+
+    def sampling_rate(self, processor) -> int:
+        """The audio sampling rate ``processor`` expects."""
+        return int(processor.feature_extractor.sampling_rate)
+
+    @abstractmethod
+    def build_inputs(
+        self,
+        processor,
+        wavs: Sequence[np.ndarray],
+        prompts: Sequence[str],
+        *,
+        system_prompt: str | None = None,
+        truncate_audio: bool = False,
+    ):
+        """Left-padded model inputs (a ``BatchFeature``) for a batch of (audio at :meth:`sampling_rate`, prompt), each
+        through the family's chat template as a user turn of the audio then the prompt, after an optional system
+        turn. Audio longer than the feature extractor's window is kept whole unless ``truncate_audio``."""
 
     @classmethod
     @abstractmethod
