@@ -91,6 +91,11 @@ class ModelAdapter(ABC):
     def forward_module(self) -> nn.Module:
         """The module to call for a plain forward pass (logits) of the audio language model."""
 
+    def on_wrap(self) -> None:
+        """Called when a model of this family is wrapped: log what the user should know (a WARNING for a part of the
+        model pruning does not serve). Nothing by default."""
+        return None
+
     def check_call(self, kwargs: dict) -> None:
         """Raise for a call of ``forward_module`` (its keyword arguments) that pruning would make wrong in this
         family; called before any model work, at a prefill that has audio to prune. Accepts everything by default."""
@@ -131,3 +136,47 @@ class ModelAdapter(ABC):
     @property
     def num_heads(self) -> int:
         return int(self.text_config.num_attention_heads)
+
+    # ------------------------------------------------------------------------------------------------ benchmarking
+    # What ``headrouter bench`` (and ``benchmarks/``) ask of a family: random-weight models at the widths of its
+    # released checkpoints, a prompt of text around N audio placeholders (no audio features: the audio tower does not
+    # run), and the ids such a model must never generate. Optional: a family without them can be pruned, evaluated and
+    # benchmarked from a checkpoint, but has no built-in benchmark model.
+
+    family: ClassVar[str] = ""
+    """Short name of the family, as ``headrouter bench --family`` takes it (``"qwen2_5_omni"``)."""
+
+    title: ClassVar[str] = ""
+    """The family's name as its authors write it (``"Qwen2.5-Omni"``), for reports."""
+
+    published_shapes: ClassVar[dict[str, dict]] = {}
+    """The decoder widths of released checkpoints, by size (``"3B"``), the first being the benchmark's default: text
+    config field names (``hidden_size``, ``num_hidden_layers``, ``num_attention_heads``, ``num_key_value_heads``,
+    ``intermediate_size``, and what else the family needs to build one, such as its rotary settings)."""
+
+    @classmethod
+    def random_model(
+        cls, shape: str, num_layers: int, *, dtype: torch.dtype = torch.float32, attn_implementation: str = "sdpa"
+    ) -> nn.Module:
+        """A random-weight model, in eval mode, whose decoder has the widths of ``published_shapes[shape]`` but
+        ``num_layers`` layers, with a small vocabulary and tiny encoders (the benchmark does not run them)."""
+        raise NotImplementedError(f"{cls.__name__} has no built-in benchmark model")
+
+    @classmethod
+    def random_model_from_config(
+        cls, path: str | Path, *, dtype: torch.dtype = torch.float32, attn_implementation: str = "sdpa"
+    ) -> nn.Module:
+        """A random-weight model, in eval mode, built from the config JSON file ``path`` of this family."""
+        raise NotImplementedError(f"{cls.__name__} cannot build a model from a config file")
+
+    def placeholder_prompt(
+        self, audio_tokens: int, *, text_before: int, text_after: int, seed: int = 0
+    ) -> dict[str, torch.Tensor]:
+        """``input_ids`` and ``attention_mask`` (batch of one) of ``text_before`` random text tokens, the family's
+        audio start token, ``audio_tokens`` audio placeholders, its audio end token and ``text_after`` random text
+        tokens (drawn with ``seed``, never a special id), laid out as the family's processor lays out one clip."""
+        raise NotImplementedError(f"{type(self).__name__} has no benchmark prompt")
+
+    def special_token_ids(self) -> list[int]:
+        """Sorted ids a random-weight model must never generate (placeholders, media boundaries, padding)."""
+        raise NotImplementedError(f"{type(self).__name__} does not list its special ids")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from headrouter.adapters.base import ModelAdapter
-from headrouter.adapters.qwen2_5_omni import inputs, loading
+from headrouter.adapters.qwen2_5_omni import bench, inputs, loading
 
 logger = logging.getLogger("headrouter")
 
@@ -21,7 +21,9 @@ class Qwen2_5OmniAdapter(ModelAdapter):
     def __init__(self, model: nn.Module) -> None:
         super().__init__(model)
         self.thinker = model.thinker if type(model).__name__ == "Qwen2_5OmniForConditionalGeneration" else model
-        if getattr(model, "has_talker", False):
+
+    def on_wrap(self) -> None:
+        if getattr(self.model, "has_talker", False):
             logger.warning(
                 "headrouter prunes the thinker only; speech output through the talker needs the thinker's "
                 "full-length hidden states and is not supported while pruning: generate with generation_mode='text'."
@@ -75,6 +77,27 @@ class Qwen2_5OmniAdapter(ModelAdapter):
     @classmethod
     def load_processor(cls, path: str | Path):
         return loading.load_processor(path)
+
+    # benchmarking: the code lives in .bench
+    family = "qwen2_5_omni"
+    title = "Qwen2.5-Omni"
+    published_shapes = bench.PUBLISHED_SHAPES
+
+    @classmethod
+    def random_model(cls, shape, num_layers, *, dtype=torch.float32, attn_implementation="sdpa") -> nn.Module:
+        return bench.random_model(shape, num_layers, dtype=dtype, attn_implementation=attn_implementation)
+
+    @classmethod
+    def random_model_from_config(cls, path, *, dtype=torch.float32, attn_implementation="sdpa") -> nn.Module:
+        return bench.random_model_from_config(path, dtype=dtype, attn_implementation=attn_implementation)
+
+    def placeholder_prompt(self, audio_tokens, *, text_before, text_after, seed=0):
+        return bench.placeholder_prompt(
+            self.thinker, audio_tokens, text_before=text_before, text_after=text_after, seed=seed
+        )
+
+    def special_token_ids(self) -> list[int]:
+        return bench.special_token_ids(self.thinker)
 
     def project_query_key(self, attention, hidden_states, position_embeddings, query_index):
         batch, seq, _ = hidden_states.shape
