@@ -3,8 +3,9 @@ of calibrating 10 vs. 100 samples (each in a fresh process, so peaks do not mix)
 
     python benchmarks/calibration_cost.py [--layers 4] [--seconds 30] [--dtype bfloat16] [--threads 2]
 
-The model is the benchmark's random thinker at Qwen2.5-Omni-3B decoder widths (see headrouter.bench.model) with the
-tiny processor; samples are in-memory tones and noise, so no file I/O is timed.
+The model is the benchmark's random thinker at Qwen2.5-Omni-3B decoder widths (``Qwen2_5OmniAdapter.random_model``,
+as ``headrouter bench`` builds it) with the tiny processor; samples are in-memory tones and noise, so no file I/O is
+timed.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import time
 
 import numpy as np
 import torch
-from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
 import headrouter
 from headrouter import bench
+from headrouter.adapters import Qwen2_5OmniAdapter
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
 from headrouter.machine import describe_machine
@@ -32,10 +33,7 @@ from headrouter.timing import timed_forward
 
 def build(layers: int, dtype: str):
     torch.manual_seed(0)
-    config = bench.bench_thinker_config(num_layers=layers)
-    model = Qwen2_5OmniThinkerForConditionalGeneration._from_config(
-        config, attn_implementation="sdpa", dtype=bench.DTYPES[dtype]
-    ).eval()
+    model = Qwen2_5OmniAdapter.random_model("3B", layers, dtype=bench.DTYPES[dtype], attn_implementation="sdpa")
     return model, tiny.tiny_processor()
 
 

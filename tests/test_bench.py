@@ -7,8 +7,10 @@ import json
 import math
 
 import pytest
+import torch
 
 from headrouter import bench, cli
+from headrouter.adapters import adapter_for
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.bench import flops
 from headrouter.bench import run as bench_run
@@ -205,8 +207,11 @@ def test_flop_formula_by_hand():
     assert flops.kv_cache_bytes(shape, 3, 1, 1, itemsize=2) == 8 * (1 * 3 + 2 * 1)
 
 
-def test_decoder_shape_from_the_builtin_config():
-    shape = flops.DecoderShape.from_config(bench.bench_thinker_config(num_layers=6).text_config)
+def test_decoder_shape_of_the_builtin_model():
+    adapter_class = bench.family_adapter(bench.DEFAULT_FAMILY)
+    with torch.device("meta"):  # the widths, not the weights
+        model = adapter_class.random_model("3B", num_layers=6)
+    shape = flops.DecoderShape.from_config(adapter_for(model).text_config)
     assert shape == flops.DecoderShape(2048, 16, 2, 128, 11008, 6)
     with pytest.raises(ValueError):
         flops.prefill_flops(shape, 10, 5, 7)
@@ -247,6 +252,30 @@ def test_bad_arguments_are_rejected(argv, capsys):
 def test_layers_only_with_the_builtin_model():
     with pytest.raises(ValueError, match="built-in"):
         bench.BenchSettings(num_layers=6, config_path="x.json")
+
+
+def test_family_and_shape_are_checked():
+    settings = bench.BenchSettings()
+    assert settings.family == bench.DEFAULT_FAMILY and settings.shape is None
+    assert bench.family_adapter(settings.family).family == settings.family
+    with pytest.raises(ValueError, match="unknown model family 'nope'; known: qwen2_5_omni"):
+        bench.BenchSettings(family="nope")
+    with pytest.raises(ValueError, match="no published shape '1B'"):
+        bench.BenchSettings(shape="1B")
+    with pytest.raises(ValueError, match="built-in"):
+        bench.BenchSettings(shape="7B", config_path="x.json")
+    assert bench.BenchSettings(model_path="x").family is None  # a checkpoint's family comes from its config.json
+
+
+def test_a_checkpoint_is_benchmarked_through_its_adapter():
+    from headrouter.evaluation.demo import SHIPPED_MODEL
+
+    model, info = bench.load_model(bench.BenchSettings(model_path=str(SHIPPED_MODEL), dtype="float32"))
+    assert adapter_for(model).forward_module is model and not model.training
+    assert info["family"] == bench.DEFAULT_FAMILY and info["random_weights"] is False
+    assert info["source"] == f"checkpoint {SHIPPED_MODEL}" and model.dtype == torch.float32
+    inputs = bench.make_inputs(model, 5)
+    assert int(adapter_for(model).audio_mask(inputs["input_ids"]).sum()) == 5
 
 
 def test_sizes_beyond_memory_are_skipped_with_a_note(config_path, monkeypatch):

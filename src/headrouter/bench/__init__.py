@@ -25,13 +25,14 @@ What is measured, per audio length and per cell (method x keep ratio, plus the u
   median over the decode steps after the first token (the first token comes out of prefill), taken from the
   times at which ``generate`` hands each token to a streamer. This ``generate`` is the cell's warm-up.
 
-The modules: :mod:`.settings` (what to measure), :mod:`.model` (model and prompt), :mod:`.measure` and :mod:`.memory`
-(the measurements), :mod:`.flops` (the ideal), :mod:`.run` (the grid), :mod:`.targets`, :mod:`.report` and
-:mod:`.options` (the command's arguments). They return data and log through ``logging.getLogger("headrouter")``;
-``headrouter bench`` (:mod:`headrouter.cli`) prints the report.
+The modules: :mod:`.settings` (what to measure), :mod:`.model` (model and prompt, through the family's adapter),
+:mod:`.measure` and :mod:`.memory` (the measurements), :mod:`.flops` (the ideal), :mod:`.run` (the grid),
+:mod:`.targets`, :mod:`.report` and :mod:`.options` (the command's arguments). They return data and log through
+``logging.getLogger("headrouter")``; ``headrouter bench`` (:mod:`headrouter.cli`) prints the report.
 
 The names below are the benchmark's interface, for the command, ``benchmarks/`` and the tests. Importing this package
-loads torch but not Qwen2.5-Omni's model code: that is imported where a model is built.
+loads torch but no family's model code: that is imported where a model is built. What the benchmark knows of a model
+family it asks the family's adapter (:class:`headrouter.adapters.ModelAdapter`, its benchmarking section).
 """
 
 from headrouter.bench import flops
@@ -45,20 +46,14 @@ from headrouter.bench.memory import (
     estimate_reference_bytes,
     full_attention_reference,
 )
-from headrouter.bench.model import (
-    QWEN25_OMNI_3B,
-    TEXT_AFTER,
-    TEXT_BEFORE,
-    bench_thinker_config,
-    load_model,
-    make_inputs,
-)
+from headrouter.bench.model import TEXT_AFTER, TEXT_BEFORE, load_model, make_inputs
 from headrouter.bench.options import add_arguments, settings_from_args
 from headrouter.bench.report import format_markdown, plot_speedups, write_report
 from headrouter.bench.run import SCHEMA, run_benchmark
 from headrouter.bench.settings import (
     DEFAULT_BENCH_PRUNE_LAYER,
     DEFAULT_DECODE_TOKENS,
+    DEFAULT_FAMILY,
     DEFAULT_KEEP_RATIOS,
     DEFAULT_LAYERS,
     DEFAULT_LENGTHS,
@@ -70,12 +65,14 @@ from headrouter.bench.settings import (
     QUICK_LENGTHS,
     QUICK_RUNS,
     BenchSettings,
+    family_adapter,
 )
 from headrouter.bench.targets import evaluate_targets, format_targets
 
 __all__ = [
     "DEFAULT_BENCH_PRUNE_LAYER",
     "DEFAULT_DECODE_TOKENS",
+    "DEFAULT_FAMILY",
     "DEFAULT_KEEP_RATIOS",
     "DEFAULT_LAYERS",
     "DEFAULT_LENGTHS",
@@ -86,7 +83,6 @@ __all__ = [
     "QUICK_KEEP_RATIOS",
     "QUICK_LENGTHS",
     "QUICK_RUNS",
-    "QWEN25_OMNI_3B",
     "SCHEMA",
     "TEXT_AFTER",
     "TEXT_BEFORE",
@@ -97,12 +93,12 @@ __all__ = [
     "ScoringMemoryProbe",
     "add_arguments",
     "available_memory",
-    "bench_thinker_config",
     "cache_bytes",
     "decode_seconds_per_token",
     "estimate_prefill_bytes",
     "estimate_reference_bytes",
     "evaluate_targets",
+    "family_adapter",
     "flops",
     "format_markdown",
     "format_targets",

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from headrouter.adapters import ADAPTERS, ModelAdapter
 from headrouter.config import DEFAULT_PRUNE_LAYER
 from headrouter.methods import available_methods
 
@@ -32,6 +33,18 @@ QUICK_DECODE_TOKENS = 8
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
+DEFAULT_FAMILY = "qwen2_5_omni"
+"""The family of the built-in model and of ``config_path`` when none is given (an adapter's ``family``)."""
+
+
+def family_adapter(family: str) -> type[ModelAdapter]:
+    """The adapter class whose ``family`` is ``family``; ``ValueError`` naming the known families otherwise."""
+    for adapter in ADAPTERS:
+        if adapter.family == family:
+            return adapter
+    known = ", ".join(a.family for a in ADAPTERS if a.family)
+    raise ValueError(f"unknown model family {family!r}; known: {known}")
+
 
 @dataclass
 class BenchSettings:
@@ -50,6 +63,11 @@ class BenchSettings:
     attn_implementation: str = "sdpa"
     config_path: str | None = None
     model_path: str | None = None
+    family: str | None = None
+    """The family of the built-in model or of ``config_path`` (an adapter's ``family``; default
+    :data:`DEFAULT_FAMILY`). A checkpoint's family comes from its ``config.json``; one given with it must match."""
+    shape: str | None = None
+    """The published shape (``"3B"``) of the built-in model; default the family's first."""
     memory: bool = True
     """Measure scoring memory and the full-attention reference (needs ``torch.profiler``)."""
     seed: int = 0
@@ -85,6 +103,16 @@ class BenchSettings:
             raise ValueError("give either a config or a model, not both")
         if self.num_layers is not None and (self.config_path or self.model_path):
             raise ValueError("the number of layers applies to the built-in model only; set it in the config instead")
+        if self.shape is not None and (self.config_path or self.model_path):
+            raise ValueError("the shape applies to the built-in model only")
+        if self.family is not None or not self.model_path:
+            self.family = self.family or DEFAULT_FAMILY
+            adapter = family_adapter(self.family)
+            if self.shape is not None and self.shape not in adapter.published_shapes:
+                raise ValueError(
+                    f"{adapter.title or adapter.family} has no published shape {self.shape!r}; "
+                    f"known: {', '.join(adapter.published_shapes)}"
+                )
         if self.num_layers is not None and self.num_layers < 2:
             raise ValueError(f"the model needs >= 2 decoder layers, got {self.num_layers}")
         if self.prune_layer is None:
