@@ -99,6 +99,6 @@ def test_unusable_arrays_say_why(array, rate, reason):
 
 def test_no_audio_tokens_is_an_error():
     ids = torch.tensor([[1, 7, 7, 2]])
-    require_audio_tokens(ids, 7, 1.0)  # two audio tokens: fine
+    require_audio_tokens(ids == 7, 1.0)  # two audio tokens: fine
     with pytest.raises(ValueError, match=r"^0\.006 s of audio make 0 audio tokens: the clip is too short"):
-        require_audio_tokens(ids, 9, 0.00625)
+        require_audio_tokens(ids == 9, 0.00625)

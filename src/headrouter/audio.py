@@ -70,10 +70,11 @@ def _describe(error: BaseException) -> str:
     return f"{name}: {str(error) or _BLANK_ERRORS.get(name, 'no message')}"
 
 
-def require_audio_tokens(input_ids: torch.Tensor, audio_token_id: int, seconds: float) -> None:
-    """``ValueError`` if the processor turned a clip of ``seconds`` into no audio tokens in ``input_ids``: too short
-    for the model's audio tokenizer (about 25 ms for Qwen2.5-Omni's), it would be scored with no audio at all."""
-    if not bool((input_ids == audio_token_id).any()):
+def require_audio_tokens(audio_mask: torch.Tensor, seconds: float) -> None:
+    """``ValueError`` if the processor turned a clip of ``seconds`` into no audio tokens (``audio_mask``, the model's
+    audio positions, is all False): too short for the model's audio tokenizer (about 25 ms for Qwen2.5-Omni's), it
+    would be scored with no audio at all."""
+    if not bool(audio_mask.any()):
         raise ValueError(
             f"{seconds:.3f} s of audio make 0 audio tokens: the clip is too short for the model's audio tokenizer"
         )

@@ -50,7 +50,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the data, load the model, calibrate and write the table."""
-    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+    from headrouter.adapters import load_model, load_processor
     from headrouter.methods.headrouter.calibration import calibrate, check_tasks, load_samples
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

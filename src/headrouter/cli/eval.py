@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the input, load the model, evaluate, write the report and print its tables and files."""
     import torch
 
-    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+    from headrouter.adapters import load_model, load_processor
     from headrouter.evaluation import report
     from headrouter.evaluation.runner import check_checkpoint, evaluate, load_items
     from headrouter.methods.headrouter.table import HeadTable

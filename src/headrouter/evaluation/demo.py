@@ -76,7 +76,7 @@ def run_clips(
     ``FileNotFoundError`` with what to do if the model or the items are missing. The items, the table and the prune
     layer are checked before the model loads (:func:`~headrouter.evaluation.runner.check_checkpoint`).
     """
-    from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
+    from headrouter.adapters import load_model, load_processor
     from headrouter.evaluation.runner import check_checkpoint, evaluate, load_items
     from headrouter.methods.headrouter.table import HeadTable
 
@@ -194,9 +194,7 @@ def run_timing(
     num_layers: int = DEMO_LAYERS,
 ) -> list[dict]:
     """:func:`compare_prefill` on the tiny random-weight thinker, ``seconds`` of audio in the prompt (no downloads)."""
-    from headrouter.adapters.qwen2_5_omni import (
-        tiny,  # imported where used: the CLI imports this module for its defaults
-    )
+    from headrouter.adapters.qwen2_5_omni import tiny  # imported where used: the CLI reads this module's defaults
 
     model = tiny.tiny_model(attn_implementation=attn_implementation, num_layers=num_layers)
     inputs = demo_inputs(seconds)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from headrouter.evaluation.runner import UNPRUNED
+from headrouter.evaluation.summary import UNPRUNED
 from headrouter.machine import describe_machine
 from headrouter.reporting import markdown_table, pyplot, save_figure, write_report_files
 

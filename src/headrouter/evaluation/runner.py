@@ -14,10 +14,10 @@ Figures, per task, per task family (``task_type``) and overall, per setting:
   items (mean WER is reported beside it). A family's or the overall score is the mean of its tasks' scores.
 - **percent of unpruned**: score / unpruned score x 100 on the same items (None where the unpruned score is 0).
 - **audio tokens** before and after pruning, mean per item, from the router's records.
-- **prefill ms**, mean per item: wall time of the first forward call of the thinker inside ``generate`` (the audio
-  encoder, the decoder on the whole prompt with capture, scoring and selection, and the LM head), taken with
-  forward hooks on the thinker: no extra passes. A batch's time is shared equally by its items. One untimed
-  warm-up generation per setting precedes the first timed one.
+- **prefill ms**, mean per item: wall time of the first forward call of the generating module (the thinker of a
+  Qwen2.5-Omni) inside ``generate`` (the audio encoder, the decoder on the whole prompt with capture, scoring and
+  selection, and the LM head), taken with forward hooks on that module: no extra passes. A batch's time is shared
+  equally by its items. One untimed warm-up generation per setting precedes the first timed one.
 - **routed to own type** (settings whose method reports a ``task_mixture`` detail, i.e. ``headrouter`` with a table;
   else None): the share of items whose routed task mixture leans most to the item's own ``task_type``; meaningful
   when the table's task types are the items' task types.
@@ -34,7 +34,7 @@ import datetime
 import logging
 import numbers
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +44,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from headrouter.adapters import adapter_for
-from headrouter.adapters.qwen2_5_omni.inputs import build_inputs
+from headrouter.adapters import ModelAdapter, adapter_for
 from headrouter.api import pruning
 from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
+from headrouter.evaluation.summary import UNPRUNED, Setting, summarize
 from headrouter.evaluation.tasks.items import Item, format_prompt, read_items, score
 from headrouter.machine import machine_info
 from headrouter.methods import ScoringMethod, available_methods, get_method
@@ -59,18 +59,8 @@ from headrouter.timing import PrefillClock
 logger = logging.getLogger("headrouter")
 
 SCHEMA = "headrouter-eval/1"
-UNPRUNED = "none"
-"""The method name of the unpruned setting in results (its keep ratio is None)."""
 DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
 DEFAULT_MAX_NEW_TOKENS = 16
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One way of answering: unpruned (``method == "none"``, ``keep_ratio is None``) or a method at a keep ratio."""
-
-    method: str
-    keep_ratio: float | None
 
 
 def item_score(item: Item, prediction: str) -> tuple[float, float]:
@@ -146,11 +136,11 @@ def evaluate(
     """
     items, methods, keep_ratios = list(items), _names(methods), _ratios(keep_ratios)
     _check_arguments(items, methods, keep_ratios, max_new_tokens, batch_size)
-    # the full Qwen2.5-Omni answers in text through its thinker: generate with the thinker and prune it there
-    thinker = getattr(model, "thinker", model)
-    if getattr(model, "headrouter", None) is not None or getattr(thinker, "headrouter", None) is not None:
+    adapter = adapter_for(model)
+    # the module that answers in text (the thinker of a full Qwen2.5-Omni): generate with it and prune it
+    generator = adapter.forward_module
+    if getattr(model, "headrouter", None) is not None or getattr(generator, "headrouter", None) is not None:
         raise ValueError("evaluate needs an unwrapped model (call headrouter.unwrap(model) first)")
-    adapter = adapter_for(thinker)
     if isinstance(table, (str, Path)):
         table = HeadTable.from_pretrained(table)
     scorers = {m: get_method(m) for m in methods}
@@ -160,7 +150,7 @@ def evaluate(
             logger.warning("evaluate: a head table was given but none of the methods uses one; it is unused")
         scorers = {m: s.with_table(table) if s.uses_table else s for m, s in scorers.items()}
     for scorer in scorers.values():  # a wrong layer, table shape or model fails here, before any item runs
-        with pruning(thinker, keep_ratios[0], prune_layer=prune_layer, method=scorer):
+        with pruning(generator, keep_ratios[0], prune_layer=prune_layer, method=scorer):
             pass
 
     settings = [Setting(UNPRUNED, None)] + [Setting(m, k) for m in methods for k in keep_ratios]
@@ -168,14 +158,14 @@ def evaluate(
     skipped: list[dict] = []
     warm = False
     bar = tqdm(total=len(items), desc="evaluating", unit="item", disable=not progress)
-    with PrefillClock(thinker) as clock:
+    with PrefillClock(generator) as clock:
         runner = _Runner(
-            thinker,
-            adapter.audio_token_id,
+            generator,
+            adapter,
             processor,
             scorers,
             prune_layer,
-            _generation_kwargs(thinker, processor, max_new_tokens),
+            _generation_kwargs(generator, processor, max_new_tokens),
             clock,
             system_prompt,
             truncate_audio,
@@ -218,8 +208,8 @@ def evaluate(
             "table": table.meta if table is not None else None,
             "method_settings": method_settings,
             "model_class": type(model).__name__,
-            "dtype": str(thinker.dtype).removeprefix("torch."),
-            "device": str(thinker.device),
+            "dtype": str(generator.dtype).removeprefix("torch."),
+            "device": str(generator.device),
         },
         "counts": {"items": len(items), "evaluated": len(items) - len(skipped), "skipped": len(skipped)},
         "skipped": skipped,
@@ -273,9 +263,9 @@ def _check_arguments(
         raise ValueError(f"keep ratios must be in (0, 1], got {bad}")
 
 
-def _generation_kwargs(thinker: nn.Module, processor, max_new_tokens: int) -> dict:
+def _generation_kwargs(generator: nn.Module, processor, max_new_tokens: int) -> dict:
     """Greedy decoding; pad and end tokens from the tokenizer where the model's generation config has none."""
-    config = thinker.generation_config
+    config = generator.generation_config
     tokenizer = processor.tokenizer
     kwargs = {"max_new_tokens": max_new_tokens, "do_sample": False, "num_beams": 1}
     if config.pad_token_id is None and tokenizer.pad_token_id is not None:
@@ -289,10 +279,11 @@ def _generation_kwargs(thinker: nn.Module, processor, max_new_tokens: int) -> di
 
 @dataclass
 class _Runner:
-    """What answering needs: the thinker, the processor, the method objects and the generation settings."""
+    """What answering needs: the generating module, its adapter, the processor, the method objects and the generation
+    settings."""
 
-    thinker: nn.Module
-    audio_token_id: int
+    generator: nn.Module
+    adapter: ModelAdapter
     processor: Any
     scorers: dict[str, ScoringMethod]
     prune_layer: int
@@ -303,14 +294,14 @@ class _Runner:
 
     def load(self, items: Sequence[Item], skipped: list[dict]) -> _Batch | None:
         """Inputs of the items that load and process; the others are logged and appended to ``skipped``."""
-        rate = self.processor.feature_extractor.sampling_rate
+        rate = self.adapter.sampling_rate(self.processor)
         options = {"system_prompt": self.system_prompt, "truncate_audio": self.truncate_audio}
         loaded, wavs, inputs = [], [], None
         for item in items:
             try:
                 wav = load_audio(item.audio, rate)
-                inputs = build_inputs(self.processor, [wav], [format_prompt(item)], **options)
-                require_audio_tokens(inputs["input_ids"], self.audio_token_id, wav.size / rate)
+                inputs = self.adapter.build_inputs(self.processor, [wav], [format_prompt(item)], **options)
+                require_audio_tokens(self.adapter.audio_mask(inputs["input_ids"]), wav.size / rate)
             except Exception as error:  # a broken or too short clip must not stop the run
                 what = f"{type(error).__name__}: {error}"
                 logger.warning("evaluate: skipping item %s (%s): %s", item.id, item.audio, what)
@@ -321,11 +312,9 @@ class _Runner:
         if not loaded:
             return None
         if len(loaded) > 1:
-            inputs = build_inputs(self.processor, wavs, [format_prompt(i) for i in loaded], **options)
-        inputs = inputs.to(self.thinker.device)
-        if "input_features" in inputs:
-            inputs["input_features"] = inputs["input_features"].to(self.thinker.dtype)
-        audio = (inputs["input_ids"] == self.audio_token_id) & inputs["attention_mask"].bool()
+            inputs = self.adapter.build_inputs(self.processor, wavs, [format_prompt(i) for i in loaded], **options)
+        inputs = inputs.to(device=self.generator.device, dtype=self.generator.dtype)  # casts floating tensors only
+        audio = self.adapter.audio_mask(inputs["input_ids"]) & inputs["attention_mask"].bool()
         return _Batch(loaded, dict(inputs), audio.sum(-1).tolist())
 
     def answer(self, batch: _Batch, setting: Setting, max_new_tokens: int | None = None) -> list[dict]:
@@ -334,7 +323,7 @@ class _Runner:
         length = batch.inputs["input_ids"].shape[1]
         self.clock.reset()
         with self._setting(setting) as router, torch.inference_mode():
-            out = self.thinker.generate(**batch.inputs, **kwargs)
+            out = self.generator.generate(**batch.inputs, **kwargs)
             records = list(router.records) if router is not None else None
         texts = self.processor.batch_decode(out[:, length:], skip_special_tokens=True)
         ms = (self.clock.seconds or 0.0) * 1e3 / len(batch.items)
@@ -369,113 +358,5 @@ class _Runner:
             yield None
             return
         scorer = self.scorers[setting.method]
-        with pruning(self.thinker, setting.keep_ratio, prune_layer=self.prune_layer, method=scorer) as router:
+        with pruning(self.generator, setting.keep_ratio, prune_layer=self.prune_layer, method=scorer) as router:
             yield router
-
-
-# ---------------------------------------------------------------------- summaries
-
-
-def summarize(predictions: Sequence[dict], settings: Sequence[Setting]) -> dict:
-    """Summary rows from prediction rows: ``{"tasks": [...], "families": [...], "overall": [...]}``.
-
-    Every row has ``task``, ``task_type`` (None where it spans several), ``method``, ``keep_ratio``, ``items``,
-    ``tasks`` (how many tasks it averages), ``score``, ``percent_of_unpruned``, ``audio_tokens_before``,
-    ``audio_tokens_after``, ``prefill_ms``, ``prefill_vs_unpruned`` and ``routed_to_own_type``; task rows also
-    ``metric`` (``accuracy``, ``wer`` or ``mixed``), ``accuracy`` (mean over choice/exact items) and ``wer`` (mean
-    over wer items).
-    """
-    by_setting: dict[Setting, list[dict]] = {s: [] for s in settings}
-    for row in predictions:
-        by_setting[Setting(row["method"], row["keep_ratio"])].append(row)
-    tasks = sorted({(r["task_type"], r["task"]) for r in predictions})
-    families = sorted({family for family, _ in tasks})
-
-    task_rows = []
-    for family, task in tasks:
-        for setting in settings:
-            rows = [r for r in by_setting[setting] if r["task"] == task and r["task_type"] == family]
-            wer = [r["raw"] for r in rows if r["metric"] == "wer"]
-            acc = [r["raw"] for r in rows if r["metric"] != "wer"]
-            metric = "mixed" if wer and acc else ("wer" if wer else "accuracy")
-            task_rows.append(
-                {
-                    "task": task,
-                    "task_type": family,
-                    "method": setting.method,
-                    "keep_ratio": setting.keep_ratio,
-                    "items": len(rows),
-                    "tasks": 1,
-                    "metric": metric,
-                    "accuracy": _mean(acc),
-                    "wer": _mean(wer),
-                    "score": _mean([r["score"] for r in rows]),
-                    **_costs(rows),
-                }
-            )
-    _add_relative(task_rows, key=lambda r: (r["task_type"], r["task"]))
-
-    family_rows = []
-    for family in families:
-        family_rows += _group(task_rows, by_setting, {t for t in tasks if t[0] == family}, family)
-    _add_relative(family_rows, key=lambda r: r["task_type"])
-    overall = _group(task_rows, by_setting, set(tasks), None)
-    _add_relative(overall, key=lambda r: None)
-    return {"tasks": task_rows, "families": family_rows, "overall": overall}
-
-
-def _group(
-    task_rows: list[dict], by_setting: dict[Setting, list[dict]], scope: set[tuple[str, str]], family: str | None
-) -> list[dict]:
-    """One row per setting over the (family, task) pairs in ``scope``: the mean of their task scores, and the
-    per-item means of tokens and prefill time."""
-    out = []
-    for setting, predictions in by_setting.items():
-        parts = [
-            r
-            for r in task_rows
-            if (r["task_type"], r["task"]) in scope and Setting(r["method"], r["keep_ratio"]) == setting
-        ]
-        rows = [r for r in predictions if (r["task_type"], r["task"]) in scope]
-        out.append(
-            {
-                "task": None,
-                "task_type": family,
-                "method": setting.method,
-                "keep_ratio": setting.keep_ratio,
-                "items": len(rows),
-                "tasks": len(parts),
-                "score": _mean([p["score"] for p in parts]),
-                **_costs(rows),
-            }
-        )
-    return out
-
-
-def _costs(rows: Sequence[dict]) -> dict:
-    routed = [r for r in rows if "task_mixture" in r.get("details", {})]
-    own = [float(_routed_to(r["details"]["task_mixture"]) == r["task_type"]) for r in routed]
-    return {
-        "audio_tokens_before": _mean([r["audio_tokens_before"] for r in rows]),
-        "audio_tokens_after": _mean([r["audio_tokens_after"] for r in rows]),
-        "prefill_ms": _mean([r["prefill_ms"] for r in rows]),
-        "routed_to_own_type": _mean(own),
-    }
-
-
-def _routed_to(mixture: dict[str, float]) -> str:
-    """The task type a routed input leans to most."""
-    return max(mixture, key=mixture.__getitem__)
-
-
-def _add_relative(rows: list[dict], key: Callable[[dict], object]) -> None:
-    """``percent_of_unpruned`` and ``prefill_vs_unpruned`` against the unpruned row of the same group."""
-    base = {key(r): r for r in rows if r["method"] == UNPRUNED}
-    for row in rows:
-        ref = base[key(row)]
-        row["percent_of_unpruned"] = 100.0 * (row["score"] / ref["score"]) if ref["score"] else None
-        row["prefill_vs_unpruned"] = row["prefill_ms"] / ref["prefill_ms"] if ref["prefill_ms"] else None
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return float(sum(values) / len(values)) if values else None

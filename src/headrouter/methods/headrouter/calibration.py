@@ -20,7 +20,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from headrouter.adapters import ModelAdapter, adapter_for
-from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
 from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.engine.capture import attention_rows, query_positions
 from headrouter.methods.headrouter import stats
@@ -186,7 +185,7 @@ class _Profiler:
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         padding = kwargs.get("attention_mask")
         padding = torch.ones_like(input_ids, dtype=torch.bool) if padding is None else padding.bool()
-        audio = (input_ids == self.adapter.audio_token_id) & padding
+        audio = self.adapter.audio_mask(input_ids) & padding
         index, valid = query_positions(audio, padding, "after_audio")
         self.state = {
             "audio": audio,
@@ -202,7 +201,7 @@ class _Profiler:
             query, key = self.adapter.project_query_key(
                 module, kwargs["hidden_states"], kwargs["position_embeddings"], s["index"]
             )
-            rows = attention_rows(query, key, s["index"], s["padding"], module.scaling)
+            rows = attention_rows(query, key, s["index"], s["padding"], self.adapter.attention_scaling(module))
             self.statistics.add_layer(layer, rows, s["audio"], s["valid"], s["last"])
 
         return hook
@@ -246,7 +245,7 @@ def calibrate(
     adapter = adapter_for(model)
     config = adapter.text_config
     statistics = HeadStatistics(adapter.num_layers, config.num_attention_heads, bins)
-    rate = processor.feature_extractor.sampling_rate
+    rate = adapter.sampling_rate(processor)
     forward = adapter.forward_module
     failed = 0
     profiler = _Profiler(adapter, statistics)
@@ -254,15 +253,15 @@ def calibrate(
         for sample in tqdm(samples, desc="calibrating", unit="sample", disable=not progress):
             try:
                 wav = load_audio(sample.audio, rate, source_rate=sample.sampling_rate)
-                inputs = processor_inputs(processor, wav, sample.prompt, system_prompt, truncate_audio=truncate_audio)
-                require_audio_tokens(inputs["input_ids"], adapter.audio_token_id, wav.size / rate)
-                inputs = inputs.to(forward.device)
+                inputs = adapter.build_inputs(
+                    processor, [wav], [sample.prompt], system_prompt=system_prompt, truncate_audio=truncate_audio
+                )
+                require_audio_tokens(adapter.audio_mask(inputs["input_ids"]), wav.size / rate)
+                inputs = inputs.to(device=forward.device, dtype=forward.dtype)  # casts the floating tensors only
             except Exception as error:  # a clip that fails to load, decode or tokenize must not stop the run
                 failed += 1
                 logger.warning("calibration: skipping %s: %s: %s", sample.name, type(error).__name__, error)
                 continue
-            if "input_features" in inputs:
-                inputs["input_features"] = inputs["input_features"].to(forward.dtype)
             with torch.no_grad():
                 forward(**inputs, use_cache=False)
             statistics.finish_sample(sample.task)
