@@ -84,7 +84,7 @@ class Pruner:
         if sliding:
             raise ValueError(
                 f"layers {sliding} of this model use {self.adapter.layer_type(sliding[0])}; headrouter prunes only "
-                f"before full-attention layers: choose a prune_layer after them, or a model configured without them"
+                "before full-attention layers: choose a prune_layer after them, or a model configured without them"
             )
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
