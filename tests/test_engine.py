@@ -9,10 +9,11 @@ import torch
 from conftest import prompts_mixed
 
 import headrouter
+from headrouter import available_methods
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.bench import output_cache
 from headrouter.methods import ScoringMethod
-from headrouter.testing.reference import keep_mask_from_pruner, masked_reference
+from headrouter.testing import assert_pruned_equals_masked, keep_mask_from_pruner, masked_reference
 
 STEPS = 8
 
@@ -62,25 +63,11 @@ def test_keep_ratio_one_equals_unwrapped(model, batch):
     ]
 
 
-@pytest.mark.parametrize("method", ["fastv", "random", "frame"])
+@pytest.mark.parametrize("method", available_methods())
 @pytest.mark.parametrize("keep_ratio,prune_layer", [(0.3, 2), (0.5, 1), (0.7, 3)])
 def test_pruned_equals_masked_reference(model, batch, method, keep_ratio, prune_layer):
-    headrouter.wrap(model, keep_ratio=keep_ratio, prune_layer=prune_layer, method=method)
-    pruned = logits(model, batch)
-    router = model.headrouter
-    keep = keep_mask_from_pruner(router, batch["input_ids"].shape[1])
-    assert keep.sum() < batch["attention_mask"].numel()  # something was dropped
-    tokens, scores = greedy(model, batch)
-    headrouter.unwrap(model)
-
-    with masked_reference(model, keep, prune_layer):
-        full = logits(model, batch)
-        ref_tokens, ref_scores = greedy(model, batch)
-    real = torch.gather(batch["attention_mask"].bool(), 1, router.kept_index) & router.kept_valid
-    expected = torch.gather(full, 1, router.kept_index[..., None].expand(-1, -1, full.shape[-1]))
-    assert torch.allclose(pruned[real], expected[real], atol=1e-5)
-    assert torch.equal(tokens, ref_tokens)
-    assert torch.allclose(scores, ref_scores, atol=1e-5)
+    """Every registered method, through the proof users run on their own (headrouter.testing)."""
+    assert_pruned_equals_masked(model, batch, method, keep_ratio=keep_ratio, prune_layer=prune_layer, steps=STEPS)
 
 
 def test_cached_decoding_equals_recomputation(model, batch):
@@ -238,3 +225,19 @@ def test_speech_output_while_pruning_is_refused_before_the_thinker_runs(batch):
     assert model.headrouter.records == []
     model.generate(**batch, generation_mode="text", thinker_max_new_tokens=2)  # text output is pruned as usual
     assert model.headrouter.records[0].audio_tokens_after == math.ceil(0.5 * 75)
+
+
+def test_the_proof_fails_where_pruning_and_masking_differ(models, batch, monkeypatch):
+    from headrouter.testing import proofs
+
+    model = models["sdpa"]
+    with pytest.raises(AssertionError, match="no audio tokens"):
+        proofs.assert_pruned_equals_masked(model, tiny.encode([tiny.audio_prompt([], text_lengths=[9], seed=5)]))
+    with pytest.raises(AssertionError, match="dropped no token"):
+        proofs.assert_pruned_equals_masked(model, batch, keep_ratio=1.0)
+    # a reference that masks other audio tokens than the pruned layers dropped must not pass
+    shifted = proofs.keep_mask_from_pruner
+    monkeypatch.setattr(proofs, "keep_mask_from_pruner", lambda pruner, n: shifted(pruner, n).roll(1, dims=1))
+    with pytest.raises(AssertionError, match="masked reference"):
+        proofs.assert_pruned_equals_masked(model, batch, "frame")
+    assert not hasattr(model, "headrouter")

@@ -1,0 +1,84 @@
+"""The proofs headrouter's own tests run, as functions: run them on a method you wrote or a model family you added.
+
+>>> from headrouter.testing import assert_pruned_equals_masked
+>>> assert_pruned_equals_masked(model, inputs, method=MyMethod(), keep_ratio=0.3)   # raises AssertionError if not
+
+Each takes an unwrapped model of a supported family and a left-padded batch of its inputs (``input_ids``,
+``attention_mask`` and the audio features), and leaves the model unwrapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from headrouter.adapters import adapter_for
+from headrouter.api import pruning
+from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.methods import ScoringMethod
+from headrouter.testing.reference import keep_mask_from_pruner, masked_reference
+
+
+def greedy(model: nn.Module, inputs: Mapping, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``steps`` greedy tokens ``(B, steps)`` and their logits ``(B, steps, vocab)`` from the model's generating
+    module (its adapter's forward module)."""
+    module = adapter_for(model).forward_module
+    with torch.no_grad():
+        out = module.generate(
+            **inputs,
+            max_new_tokens=steps,
+            min_new_tokens=steps,
+            do_sample=False,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+    return out.sequences[:, inputs["input_ids"].shape[1] :], torch.stack(out.logits, 1)
+
+
+def forward_logits(model: nn.Module, inputs: Mapping) -> torch.Tensor:
+    """The logits of one forward of the model's forward module."""
+    with torch.no_grad():
+        return adapter_for(model).forward_module(**inputs).logits
+
+
+def assert_pruned_equals_masked(
+    model: nn.Module,
+    inputs: Mapping,
+    method: str | ScoringMethod = "fastv",
+    *,
+    keep_ratio: float = 0.3,
+    prune_layer: int = DEFAULT_PRUNE_LAYER,
+    steps: int = 8,
+    atol: float = 1e-5,
+    **settings,
+) -> None:
+    """Pruning equals masking: the pruned forward's logits at every kept real position, and ``steps`` greedy tokens
+    with their logits, equal those of the unwrapped model with the dropped audio tokens masked out of every layer
+    ``>= prune_layer`` (:func:`~headrouter.testing.reference.masked_reference`). ``AssertionError`` says which part
+    differs, and by how much."""
+    with pruning(model, keep_ratio, prune_layer=prune_layer, method=method, **settings) as pruner:
+        pruned = forward_logits(model, inputs)
+        index, valid = pruner.kept_index, pruner.kept_valid
+        if index is None:
+            raise AssertionError("nothing was pruned: the inputs hold no audio tokens")
+        keep = keep_mask_from_pruner(pruner, inputs["input_ids"].shape[1])
+        tokens, scores = greedy(model, inputs, steps)
+    if bool(keep[inputs["attention_mask"].bool()].all()):
+        raise AssertionError(f"keep_ratio={keep_ratio} dropped no token: the proof would prove nothing")
+    with masked_reference(model, keep, prune_layer):
+        full = forward_logits(model, inputs)
+        ref_tokens, ref_scores = greedy(model, inputs, steps)
+
+    real = torch.gather(inputs["attention_mask"].bool(), 1, index) & valid
+    expected = torch.gather(full, 1, index[..., None].expand(-1, -1, full.shape[-1]))
+    _close("logits at the kept positions", pruned[real], expected[real], atol)
+    if not torch.equal(tokens, ref_tokens):
+        raise AssertionError(f"greedy tokens differ from the masked reference:\n{tokens}\nvs\n{ref_tokens}")
+    _close("logits of the greedy steps", scores, ref_scores, atol)
+
+
+def _close(what: str, got: torch.Tensor, want: torch.Tensor, atol: float) -> None:
+    if not torch.allclose(got, want, atol=atol):
+        raise AssertionError(f"{what} differ from the masked reference by up to {(got - want).abs().max():.3g}")
