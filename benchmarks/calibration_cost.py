@@ -24,8 +24,8 @@ import torch
 import headrouter
 from headrouter import bench
 from headrouter.adapters import Qwen2_5OmniAdapter
+from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni import tiny
-from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
 from headrouter.machine import describe_machine
 from headrouter.methods.headrouter.calibration import CalibrationSample
 from headrouter.timing import timed_forward

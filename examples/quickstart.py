@@ -103,7 +103,7 @@ def tiny_quickstart(keep: float, method: str, max_new_tokens: int, runs: int) ->
 def real_quickstart(path: str, audio: str, prompt: str, keep: float, method: str, max_new_tokens: int, runs: int):
     import librosa
 
-    from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+    from headrouter.adapters.chat_inputs import processor_inputs
     from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
 
     # the class config.json names: the full model (with its talker: transformers' generate reads it even for

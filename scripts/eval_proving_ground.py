@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
 from headrouter.evaluation.tasks.generator import TASKS, make_example
 from headrouter.evaluation.tasks.items import format_prompt, score

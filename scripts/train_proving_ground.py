@@ -36,8 +36,8 @@ from transformers import (
     WhisperFeatureExtractor,
 )
 
+from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni import tiny
-from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
 from headrouter.evaluation.tasks.generator import DIGIT_WORDS, KEYWORDS, TASKS, make_example
 from headrouter.evaluation.tasks.items import format_prompt
 

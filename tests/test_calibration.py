@@ -14,8 +14,8 @@ import torch
 
 import headrouter
 from headrouter import cli
+from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni import loading, tiny
-from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
 from headrouter.evaluation.tasks.items import Item, write_items
 from headrouter.methods.headrouter import stats
 from headrouter.methods.headrouter.calibration import CalibrationSample, load_samples

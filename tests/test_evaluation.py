@@ -13,8 +13,8 @@ import soundfile
 import torch
 
 import headrouter
+from headrouter.adapters.chat_inputs import build_inputs, processor_inputs
 from headrouter.adapters.qwen2_5_omni import loading, tiny
-from headrouter.adapters.qwen2_5_omni.inputs import build_inputs, processor_inputs
 from headrouter.evaluation.report import format_markdown, write_report
 from headrouter.evaluation.runner import UNPRUNED, evaluate, item_score, load_items
 from headrouter.evaluation.tasks.items import Item, score, word_error_rate, write_items

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import headrouter
-from headrouter.adapters.qwen2_5_omni.inputs import processor_inputs
+from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
 from headrouter.evaluation.tasks import format_prompt, read_items, score
 from headrouter.evaluation.tasks.synth import read_wav

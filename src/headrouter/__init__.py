@@ -26,13 +26,13 @@ _EXPORTS = {
     "ScoringContext": "methods",
     "ScoringMethod": "methods",
     "available_methods": "methods",
-    "build_inputs": "adapters.qwen2_5_omni.inputs",
+    "build_inputs": "adapters.chat_inputs",
     "calibrate": "methods.headrouter.calibration",
     "get_method": "methods",
     "load_model": "adapters",
     "load_processor": "adapters",
     "load_samples": "methods.headrouter.calibration",
-    "processor_inputs": "adapters.qwen2_5_omni.inputs",
+    "processor_inputs": "adapters.chat_inputs",
     "pruning": "api",
     "register_method": "methods",
     "supported_models": "adapters",
@@ -75,7 +75,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the names above, for type checkers and editors
     from headrouter.adapters import ModelAdapter, load_model, load_processor, supported_models  # noqa: F401
-    from headrouter.adapters.qwen2_5_omni.inputs import build_inputs, processor_inputs  # noqa: F401
+    from headrouter.adapters.chat_inputs import build_inputs, processor_inputs  # noqa: F401
     from headrouter.api import pruning, unwrap, wrap  # noqa: F401
     from headrouter.config import PruningConfig  # noqa: F401
     from headrouter.engine.pruner import Pruner, SampleRecord  # noqa: F401

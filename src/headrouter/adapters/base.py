@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from headrouter.adapters import chat_inputs
+
 
 class ModelAdapter(ABC):
     """Locates the parts of a model that pruning touches."""
@@ -105,7 +107,6 @@ class ModelAdapter(ABC):
         """The audio sampling rate ``processor`` expects."""
         return int(processor.feature_extractor.sampling_rate)
 
-    @abstractmethod
     def build_inputs(
         self,
         processor,
@@ -117,7 +118,11 @@ class ModelAdapter(ABC):
     ):
         """Left-padded model inputs (a ``BatchFeature``) for a batch of (audio at :meth:`sampling_rate`, prompt), each
         through the family's chat template as a user turn of the audio then the prompt, after an optional system
-        turn. Audio longer than the feature extractor's window is kept whole unless ``truncate_audio``."""
+        turn. Audio longer than the feature extractor's window is kept whole unless ``truncate_audio``. By default
+        :func:`headrouter.adapters.chat_inputs.build_inputs`; families whose processor differs override it."""
+        return chat_inputs.build_inputs(
+            processor, wavs, prompts, system_prompt=system_prompt, truncate_audio=truncate_audio
+        )
 
     @classmethod
     @abstractmethod

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from headrouter.adapters.base import ModelAdapter
-from headrouter.adapters.qwen2_5_omni import bench, inputs, loading
+from headrouter.adapters.qwen2_5_omni import bench, loading
 
 logger = logging.getLogger("headrouter")
 
@@ -66,9 +66,6 @@ class Qwen2_5OmniAdapter(ModelAdapter):
     def key_projection(self, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
         layer = self.layers[index]
         return lambda states: layer.self_attn.k_proj(layer.input_layernorm(states))
-
-    def build_inputs(self, processor, wavs, prompts, *, system_prompt=None, truncate_audio=False):
-        return inputs.build_inputs(processor, wavs, prompts, system_prompt=system_prompt, truncate_audio=truncate_audio)
 
     @classmethod
     def load_model(cls, path: str | Path, dtype: str = "auto", attn_implementation: str | None = None) -> nn.Module:

@@ -1,5 +1,10 @@
 """Model inputs for (audio, prompt) pairs through the processor's own chat template: one definition for
-calibration, evaluation, the demo and the training script, so that all of them send the model the same thing."""
+calibration, evaluation, the demo and the training script, so that all of them send the model the same thing.
+
+It names no model: any family whose processor takes ``{"type": "audio"}`` content in its chat template and audio
+through ``processor(text=..., audio=...)`` with a Whisper-style feature extractor uses it as its
+:meth:`~headrouter.adapters.ModelAdapter.build_inputs` (the default); a family whose processor differs overrides
+that."""
 
 from __future__ import annotations
 
