@@ -9,6 +9,10 @@ from typing import Any
 DEFAULT_PRUNE_LAYER = 2
 """K: the first pruned layer; attention is read at K-1 (as in the AudioMarathon evaluation code)."""
 
+DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
+"""The keep ratios evaluation and benchmarks sweep unless told otherwise: 1.0 (pruning machinery, nothing dropped)
+and the range pruning papers of this field report."""
+
 
 @dataclass(frozen=True)
 class PruningConfig:

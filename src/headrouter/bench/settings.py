@@ -8,13 +8,12 @@ from dataclasses import asdict, dataclass
 import torch
 
 from headrouter.adapters import ADAPTERS, ModelAdapter
-from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER
 from headrouter.methods import available_methods
 
 logger = logging.getLogger("headrouter")
 
 DEFAULT_LENGTHS = (750, 1500, 3000, 7500)
-DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
 DEFAULT_METHODS = ("fastv", "headrouter")
 DEFAULT_RUNS = 5
 DEFAULT_DECODE_TOKENS = 32

@@ -29,7 +29,8 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    from headrouter.evaluation.demo import CLIP_KEEP_RATIOS, CLIP_MAX_NEW_TOKENS, CLIP_METHODS
+    from headrouter.evaluation.demo import CLIP_KEEP_RATIOS, CLIP_METHODS
+    from headrouter.evaluation.runner import DEFAULT_MAX_NEW_TOKENS
 
     parser.add_argument("--model", metavar="DIR", help="a local checkpoint directory (default: the shipped model)")
     parser.add_argument("--data", metavar="ITEMS", help="a JSON-lines items file (default: the shipped clips)")
@@ -44,8 +45,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-new-tokens",
         type=positive_int,
-        default=CLIP_MAX_NEW_TOKENS,
-        help=f"answer length limit in tokens (default {CLIP_MAX_NEW_TOKENS})",
+        default=DEFAULT_MAX_NEW_TOKENS,
+        help=f"answer length limit in tokens (default {DEFAULT_MAX_NEW_TOKENS})",
     )
     add_prune_layer(parser)
 

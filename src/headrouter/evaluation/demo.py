@@ -18,6 +18,7 @@ from torch import nn
 from headrouter.adapters import adapter_for
 from headrouter.api import pruning
 from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.evaluation.runner import DEFAULT_MAX_NEW_TOKENS
 from headrouter.timing import timed_forward
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ SHIPPED_TABLE = ASSETS / "head_table"
 
 CLIP_METHODS = ("headrouter", "fastv")
 CLIP_KEEP_RATIOS = (0.5, 0.3)
-CLIP_MAX_NEW_TOKENS = 16
 
 DEFAULT_METHODS = ("fastv", "random", "frame")
 DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.3)
@@ -63,7 +63,7 @@ def run_clips(
     keep_ratios: Sequence[float] = CLIP_KEEP_RATIOS,
     *,
     table: str | Path | None = None,
-    max_new_tokens: int = CLIP_MAX_NEW_TOKENS,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     prune_layer: int = DEFAULT_PRUNE_LAYER,
     limit: int | None = None,
     dtype: str = "float32",

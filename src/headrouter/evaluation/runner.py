@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from headrouter.adapters import ModelAdapter, adapter_for
 from headrouter.api import pruning
 from headrouter.audio import load_audio, require_audio_tokens
-from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
+from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
 from headrouter.evaluation.summary import UNPRUNED, Setting, summarize
 from headrouter.evaluation.tasks.items import Item, format_prompt, read_items, score
@@ -59,7 +59,6 @@ from headrouter.timing import PrefillClock
 logger = logging.getLogger("headrouter")
 
 SCHEMA = "headrouter-eval/1"
-DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
 DEFAULT_MAX_NEW_TOKENS = 16
 
 
