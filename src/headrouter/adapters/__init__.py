@@ -9,8 +9,9 @@ from torch import nn
 
 from headrouter.adapters.base import ModelAdapter
 from headrouter.adapters.qwen2_5_omni.adapter import Qwen2_5OmniAdapter
+from headrouter.adapters.qwen2_audio.adapter import Qwen2AudioAdapter
 
-ADAPTERS: list[type[ModelAdapter]] = [Qwen2_5OmniAdapter]
+ADAPTERS: list[type[ModelAdapter]] = [Qwen2_5OmniAdapter, Qwen2AudioAdapter]
 
 
 def supported_models() -> list[str]:
@@ -57,6 +58,7 @@ __all__ = [
     "ADAPTERS",
     "ModelAdapter",
     "Qwen2_5OmniAdapter",
+    "Qwen2AudioAdapter",
     "adapter_class_for_checkpoint",
     "adapter_for",
     "load_model",

@@ -1,0 +1,121 @@
+"""Tiny random-weight Qwen2-Audio models and synthetic audio prompts, built locally (no downloads).
+
+The real classes (Whisper-like audio tower, Qwen2 decoder with 1-D RoPE), real ``input_features`` from Whisper's
+feature extractor on numpy-made audio, and prompts laid out as ``Qwen2AudioProcessor`` lays them out:
+``<|audio_bos|> <|AUDIO|>*n <|audio_eos|>`` with ``n`` what the audio tower outputs for the clip.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import BatchFeature, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, WhisperFeatureExtractor
+
+from headrouter.adapters.qwen2_5_omni.tiny import Prompt, audio_prompt, tone
+
+SAMPLE_RATE = 16_000
+HOP_LENGTH = 160  # Whisper's: 100 mel frames per second
+AUDIO_TOKENS_PER_SECOND = 25
+# the tiny audio tower's window: max_source_positions * 2 mel frames (500 = 5 s); features are always padded to it,
+# as Qwen2-Audio's encoder requires (3000 frames = 30 s for the released checkpoints)
+MAX_SOURCE_POSITIONS = 250
+WINDOW_FRAMES = 2 * MAX_SOURCE_POSITIONS
+
+# special ids inside the tiny vocabulary, named as in Qwen2-Audio; audio_prompt draws text from 2 .. 248
+AUDIO_TOKEN, AUDIO_BOS, AUDIO_EOS = 250, 251, 252
+PAD_TOKEN = 0
+SPECIAL_TOKENS = (PAD_TOKEN, AUDIO_TOKEN, AUDIO_BOS, AUDIO_EOS)
+
+__all__ = ["Prompt", "audio_prompt", "audio_token_count", "encode", "tiny_config", "tiny_model", "tone"]
+
+
+def tiny_config(
+    num_layers: int = 4, hidden_size: int = 64, num_heads: int = 4, num_kv_heads: int = 2, vocab_size: int = 256
+) -> Qwen2AudioConfig:
+    """A Qwen2-Audio config at toy widths: a 2-layer audio tower (d_model 32, 128 mel bins, a 5 s window) and a Qwen2
+    decoder (head dim 16). The decoder is initialised with a larger spread (0.1) than real models, so a random
+    model's greedy output varies from token to token."""
+    return Qwen2AudioConfig(
+        audio_config=dict(
+            model_type="qwen2_audio_encoder",
+            num_mel_bins=128,
+            encoder_layers=2,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            d_model=32,
+            max_source_positions=MAX_SOURCE_POSITIONS,
+        ),
+        text_config=dict(
+            model_type="qwen2",
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            intermediate_size=2 * hidden_size,
+            num_hidden_layers=num_layers,
+            num_attention_heads=num_heads,
+            num_key_value_heads=num_kv_heads,
+            max_position_embeddings=32768,
+            pad_token_id=PAD_TOKEN,
+            initializer_range=0.1,
+        ),
+        audio_token_index=AUDIO_TOKEN,
+    )
+
+
+def tiny_model(attn_implementation: str = "sdpa", seed: int = 0, **config_kwargs) -> Qwen2AudioForConditionalGeneration:
+    """A random-weight ``Qwen2AudioForConditionalGeneration``, in eval mode."""
+    torch.manual_seed(seed)
+    model = Qwen2AudioForConditionalGeneration._from_config(
+        tiny_config(**config_kwargs), attn_implementation=attn_implementation
+    )
+    model.generation_config.pad_token_id = PAD_TOKEN
+    # random weights would sometimes write placeholders; a real model never does
+    model.generation_config.suppress_tokens = list(SPECIAL_TOKENS)
+    return model.eval()
+
+
+def audio_token_count(frames: torch.Tensor) -> torch.Tensor:
+    """Audio tokens the audio tower outputs for clips of ``frames`` mel frames, computed as the model computes them
+    (``Qwen2AudioEncoder._get_feat_extract_output_lengths``: the stride-2 convolution, then the stride-2 pooling)."""
+    after_conv = (frames - 1) // 2 + 1
+    return (after_conv - 2) // 2 + 1
+
+
+def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
+    """Model inputs for a batch: ``input_ids``, ``attention_mask``, ``input_features`` (padded to the tower's window)
+    and ``feature_attention_mask``."""
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    clips = [part for prompt in prompts for part in prompt.parts if not isinstance(part, list)]
+    data = {}
+    if clips:
+        if max(c.size for c in clips) > WINDOW_FRAMES * HOP_LENGTH:
+            raise ValueError(f"the tiny audio tower takes clips of at most {WINDOW_FRAMES * HOP_LENGTH} samples")
+        extractor = WhisperFeatureExtractor(feature_size=128, sampling_rate=SAMPLE_RATE)
+        features = extractor(
+            clips,
+            sampling_rate=SAMPLE_RATE,
+            padding="max_length",
+            max_length=WINDOW_FRAMES * HOP_LENGTH,
+            truncation=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        data["input_features"] = features["input_features"]
+        data["feature_attention_mask"] = features["attention_mask"]
+        counts = iter(audio_token_count(features["attention_mask"].sum(-1)).tolist())
+    rows = []
+    for prompt in prompts:
+        ids: list[int] = []
+        for part in prompt.parts:
+            if isinstance(part, list):
+                ids += part
+            else:
+                ids += [AUDIO_BOS] + [AUDIO_TOKEN] * next(counts) + [AUDIO_EOS]
+        rows.append(ids)
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), PAD_TOKEN, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    for b, ids in enumerate(rows):
+        span = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))
+        input_ids[b, span] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[b, span] = 1
+    return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, **data})
