@@ -11,6 +11,7 @@ from torch import nn
 
 from headrouter.adapters.base import ModelAdapter
 from headrouter.adapters.qwen2_5_omni import bench, loading
+from headrouter.adapters.rotary import input_norm_key_projection, rotary_query_key
 
 logger = logging.getLogger("headrouter")
 
@@ -64,8 +65,7 @@ class Qwen2_5OmniAdapter(ModelAdapter):
         return layer.self_attn
 
     def key_projection(self, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        layer = self.layers[index]
-        return lambda states: layer.self_attn.k_proj(layer.input_layernorm(states))
+        return input_norm_key_projection(self.layers[index])
 
     @classmethod
     def load_model(cls, path: str | Path, dtype: str = "auto", attn_implementation: str | None = None) -> nn.Module:
@@ -97,19 +97,7 @@ class Qwen2_5OmniAdapter(ModelAdapter):
         return bench.special_token_ids(self.thinker)
 
     def project_query_key(self, attention, hidden_states, position_embeddings, query_index):
-        batch, seq, _ = hidden_states.shape
-        d = attention.head_dim
-        rows = torch.arange(batch, device=hidden_states.device)[:, None]
-        cos, sin = (t.expand(batch, -1, -1) for t in position_embeddings)
-        query = attention.q_proj(hidden_states[rows, query_index]).view(batch, -1, attention.num_heads, d)
-        key = attention.k_proj(hidden_states).view(batch, seq, -1, d).transpose(1, 2)
-        query = _rotate(query.transpose(1, 2), cos[rows, query_index], sin[rows, query_index])
-        return query, _rotate(key, cos, sin)
+        # imported here, where the model (and so its modeling code) exists: importing headrouter stays light
+        from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import rotate_half
 
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """The model's rotary embedding (``apply_rotary_pos_emb``) for one tensor ``(B, heads, n, d)``."""
-    # imported here, where the model (and so its modeling code) exists: importing headrouter stays light
-    from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import rotate_half
-
-    return x * cos[:, None] + rotate_half(x) * sin[:, None]
+        return rotary_query_key(attention, hidden_states, position_embeddings, query_index, rotate_half)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from headrouter.adapters.base import ModelAdapter
+from headrouter.adapters.rotary import input_norm_key_projection, rotary_query_key
 
 
 class Qwen2AudioAdapter(ModelAdapter):
@@ -57,18 +58,13 @@ class Qwen2AudioAdapter(ModelAdapter):
             )
 
     def key_projection(self, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        layer = self.layers[index]
-        return lambda states: layer.self_attn.k_proj(layer.input_layernorm(states))
+        return input_norm_key_projection(self.layers[index])
 
     def project_query_key(self, attention, hidden_states, position_embeddings, query_index):
-        batch, seq, _ = hidden_states.shape
-        d = attention.head_dim
-        rows = torch.arange(batch, device=hidden_states.device)[:, None]
-        cos, sin = (t.expand(batch, -1, -1) for t in position_embeddings)
-        query = attention.q_proj(hidden_states[rows, query_index]).view(batch, query_index.shape[1], -1, d)
-        key = attention.k_proj(hidden_states).view(batch, seq, -1, d).transpose(1, 2)
-        query = _rotate(query.transpose(1, 2), cos[rows, query_index], sin[rows, query_index])
-        return query, _rotate(key, cos, sin)
+        # imported here, where the model (and so its modeling code) exists: importing headrouter stays light
+        from transformers.models.qwen2.modeling_qwen2 import rotate_half
+
+        return rotary_query_key(attention, hidden_states, position_embeddings, query_index, rotate_half)
 
     def build_inputs(
         self,
@@ -106,10 +102,3 @@ class Qwen2AudioAdapter(ModelAdapter):
 
     # no built-in benchmark model (family stays unset): benchmark a checkpoint with --model
     title = "Qwen2-Audio"
-
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """The decoder's rotary embedding (Qwen2's ``apply_rotary_pos_emb``) for one tensor ``(B, heads, n, d)``."""
-    from transformers.models.qwen2.modeling_qwen2 import rotate_half
-
-    return x * cos[:, None] + rotate_half(x) * sin[:, None]
