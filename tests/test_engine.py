@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -13,28 +14,13 @@ from headrouter import available_methods
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.bench import output_cache
 from headrouter.methods import ScoringMethod
-from headrouter.testing import assert_pruned_equals_masked, keep_mask_from_pruner, masked_reference
+from headrouter.testing import assert_pruned_equals_masked, keep_mask_from_pruner, masked_reference, proofs
 
 STEPS = 8
 
 
-def greedy(model, inputs, steps=STEPS, **kwargs):
-    with torch.no_grad():
-        out = model.generate(
-            **inputs,
-            max_new_tokens=steps,
-            min_new_tokens=steps,
-            do_sample=False,
-            output_logits=True,
-            return_dict_in_generate=True,
-            **kwargs,
-        )
-    return out.sequences[:, inputs["input_ids"].shape[1] :], torch.stack(out.logits, 1)
-
-
-def logits(model, inputs):
-    with torch.no_grad():
-        return model(**inputs).logits
+greedy = functools.partial(proofs.greedy, steps=STEPS)
+logits = proofs.forward_logits
 
 
 class Given(ScoringMethod):
@@ -228,8 +214,6 @@ def test_speech_output_while_pruning_is_refused_before_the_thinker_runs(batch):
 
 
 def test_the_proof_fails_where_pruning_and_masking_differ(models, batch, monkeypatch):
-    from headrouter.testing import proofs
-
     model = models["sdpa"]
     with pytest.raises(AssertionError, match="no audio tokens"):
         proofs.assert_pruned_equals_masked(model, tiny.encode([tiny.audio_prompt([], text_lengths=[9], seed=5)]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ import headrouter
 from headrouter.adapters import adapter_for
 from headrouter.adapters.qwen2_audio import Qwen2AudioAdapter, tiny
 from headrouter.methods import ScoringMethod
-from headrouter.testing import assert_pruned_equals_masked
+from headrouter.testing import assert_pruned_equals_masked, proofs
 
 STEPS = 8
 
@@ -41,22 +43,8 @@ def batch():
     return tiny.encode(prompts())
 
 
-def greedy(model, inputs, steps=STEPS):
-    with torch.no_grad():
-        out = model.generate(
-            **inputs,
-            max_new_tokens=steps,
-            min_new_tokens=steps,
-            do_sample=False,
-            output_logits=True,
-            return_dict_in_generate=True,
-        )
-    return out.sequences[:, inputs["input_ids"].shape[1] :], torch.stack(out.logits, 1)
-
-
-def logits(model, inputs):
-    with torch.no_grad():
-        return model(**inputs).logits
+greedy = functools.partial(proofs.greedy, steps=STEPS)
+logits = proofs.forward_logits
 
 
 def test_adapter_and_placeholder_counts(models, batch):
