@@ -7,11 +7,12 @@ from pathlib import Path
 
 from torch import nn
 
+from headrouter.adapters.audio_flamingo3.adapter import AudioFlamingo3Adapter
 from headrouter.adapters.base import ModelAdapter
 from headrouter.adapters.qwen2_5_omni.adapter import Qwen2_5OmniAdapter
 from headrouter.adapters.qwen2_audio.adapter import Qwen2AudioAdapter
 
-ADAPTERS: list[type[ModelAdapter]] = [Qwen2_5OmniAdapter, Qwen2AudioAdapter]
+ADAPTERS: list[type[ModelAdapter]] = [Qwen2_5OmniAdapter, Qwen2AudioAdapter, AudioFlamingo3Adapter]
 
 
 def supported_models() -> list[str]:
@@ -56,6 +57,7 @@ def load_processor(path: str | Path):
 
 __all__ = [
     "ADAPTERS",
+    "AudioFlamingo3Adapter",
     "ModelAdapter",
     "Qwen2_5OmniAdapter",
     "Qwen2AudioAdapter",

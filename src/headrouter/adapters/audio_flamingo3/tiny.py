@@ -1,0 +1,133 @@
+"""Tiny random-weight Audio Flamingo 3 models and synthetic audio prompts, built locally (no downloads).
+
+The real classes (Whisper-like audio tower, Qwen2 decoder with 1-D RoPE), real ``input_features`` from Whisper's
+feature extractor on numpy-made audio, and prompts laid out as ``AudioFlamingo3Processor`` lays them out: each clip
+cut into windows of the tower's length (the last one shorter, its features padded), and ``<sound>*n`` in the text
+with ``n`` the audio tokens of the whole clip, computed from its windows' summed frames as the processor does.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import (
+    AudioFlamingo3Config,
+    AudioFlamingo3ForConditionalGeneration,
+    BatchFeature,
+    WhisperFeatureExtractor,
+)
+
+from headrouter.adapters.qwen2_5_omni.tiny import Prompt, audio_prompt, tone
+
+SAMPLE_RATE = 16_000
+HOP_LENGTH = 160  # Whisper's: 100 mel frames per second
+AUDIO_TOKENS_PER_SECOND = 25
+# the tiny audio tower's window: max_source_positions * 2 mel frames (500 = 5 s); features are always padded to it,
+# as the encoder requires (3000 frames = 30 s for the released checkpoint). Longer clips take several windows.
+MAX_SOURCE_POSITIONS = 250
+WINDOW_FRAMES = 2 * MAX_SOURCE_POSITIONS
+WINDOW_SAMPLES = WINDOW_FRAMES * HOP_LENGTH
+
+# special ids inside the tiny vocabulary; audio_prompt draws text from 2 .. 248
+AUDIO_TOKEN = 250  # <sound>
+PAD_TOKEN = 0
+SPECIAL_TOKENS = (PAD_TOKEN, AUDIO_TOKEN)
+
+__all__ = ["Prompt", "audio_prompt", "audio_token_count", "encode", "tiny_config", "tiny_model", "tone"]
+
+
+def tiny_config(
+    num_layers: int = 4, hidden_size: int = 64, num_heads: int = 4, num_kv_heads: int = 2, vocab_size: int = 256
+) -> AudioFlamingo3Config:
+    """An Audio Flamingo 3 config at toy widths: a 2-layer audio tower (d_model 32, 128 mel bins, a 5 s window) and a
+    Qwen2 decoder (head dim 16). The decoder is initialised with a larger spread (0.1) than real models, so a random
+    model's greedy output varies from token to token."""
+    return AudioFlamingo3Config(
+        audio_config=dict(
+            model_type="audioflamingo3_encoder",
+            num_mel_bins=128,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            hidden_size=32,
+            max_source_positions=MAX_SOURCE_POSITIONS,
+        ),
+        text_config=dict(
+            model_type="qwen2",
+            vocab_size=vocab_size,
+            hidden_size=hidden_size,
+            intermediate_size=2 * hidden_size,
+            num_hidden_layers=num_layers,
+            num_attention_heads=num_heads,
+            num_key_value_heads=num_kv_heads,
+            max_position_embeddings=32768,
+            pad_token_id=PAD_TOKEN,
+            initializer_range=0.1,
+        ),
+        audio_token_id=AUDIO_TOKEN,
+    )
+
+
+def tiny_model(
+    attn_implementation: str = "sdpa", seed: int = 0, **config_kwargs
+) -> AudioFlamingo3ForConditionalGeneration:
+    """A random-weight ``AudioFlamingo3ForConditionalGeneration``, in eval mode."""
+    torch.manual_seed(seed)
+    model = AudioFlamingo3ForConditionalGeneration._from_config(
+        tiny_config(**config_kwargs), attn_implementation=attn_implementation
+    )
+    model.generation_config.pad_token_id = PAD_TOKEN
+    # random weights would sometimes write placeholders; a real model never does
+    model.generation_config.suppress_tokens = list(SPECIAL_TOKENS)
+    return model.eval()
+
+
+def audio_token_count(frames: torch.Tensor) -> torch.Tensor:
+    """Audio tokens for clips of ``frames`` mel frames (summed over their windows), computed as
+    ``AudioFlamingo3Processor._get_audio_token_length`` and the tower's ``_get_feat_extract_output_lengths`` compute
+    them: the stride-2 convolution, then the stride-2 pooling."""
+    after_conv = (frames - 1) // 2 + 1
+    return (after_conv - 2) // 2 + 1
+
+
+def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
+    """Model inputs for a batch: ``input_ids``, ``attention_mask``, ``input_features`` (one row per window, padded to
+    the tower's window) and ``input_features_mask``."""
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    clips = [part for prompt in prompts for part in prompt.parts if not isinstance(part, list)]
+    data = {}
+    if clips:
+        windows = [max(1, -(-c.size // WINDOW_SAMPLES)) for c in clips]
+        chunks = [
+            c[i * WINDOW_SAMPLES : (i + 1) * WINDOW_SAMPLES]
+            for c, n in zip(clips, windows, strict=True)
+            for i in range(n)
+        ]
+        extractor = WhisperFeatureExtractor(feature_size=128, sampling_rate=SAMPLE_RATE)
+        features = extractor(
+            chunks,
+            sampling_rate=SAMPLE_RATE,
+            padding="max_length",
+            max_length=WINDOW_SAMPLES,
+            truncation=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        data["input_features"] = features["input_features"]
+        data["input_features_mask"] = features["attention_mask"]
+        frames = torch.stack([f.sum() for f in torch.split(features["attention_mask"].sum(-1), windows)])
+        counts = iter(audio_token_count(frames).tolist())
+    rows = []
+    for prompt in prompts:
+        ids: list[int] = []
+        for part in prompt.parts:
+            ids += part if isinstance(part, list) else [AUDIO_TOKEN] * next(counts)
+        rows.append(ids)
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), PAD_TOKEN, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    for b, ids in enumerate(rows):
+        span = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))
+        input_ids[b, span] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[b, span] = 1
+    return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, **data})
