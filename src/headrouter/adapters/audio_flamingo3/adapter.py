@@ -5,53 +5,17 @@ projector and a Qwen2 decoder with 1-D RoPE. ``AudioFlamingo3Processor`` cuts ea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from headrouter.adapters import chat_inputs
-from headrouter.adapters.base import ModelAdapter
-from headrouter.adapters.rotary import input_norm_key_projection, rotary_query_key
+from headrouter.adapters.qwen2_decoder import Qwen2DecoderAdapter
 
 
-class AudioFlamingo3Adapter(ModelAdapter):
+class AudioFlamingo3Adapter(Qwen2DecoderAdapter):
     model_classes = ("AudioFlamingo3ForConditionalGeneration",)
-
-    @property
-    def entry(self) -> nn.Module:
-        # AudioFlamingo3Model: gets input_ids, attention_mask and the cache before its audio tower runs
-        return self.model.model
-
-    @property
-    def forward_module(self) -> nn.Module:
-        return self.model
-
-    @property
-    def layers(self) -> nn.ModuleList:
-        return self.model.model.language_model.layers
-
-    @property
-    def text_config(self):
-        return self.model.model.language_model.config
-
-    @property
-    def audio_token_id(self) -> int:
-        return int(self.model.config.audio_token_id)
-
-    def attention(self, layer: nn.Module) -> nn.Module:
-        return layer.self_attn
-
-    def key_projection(self, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        return input_norm_key_projection(self.layers[index])
-
-    def project_query_key(self, attention, hidden_states, position_embeddings, query_index):
-        # imported here, where the model (and so its modeling code) exists: importing headrouter stays light
-        from transformers.models.qwen2.modeling_qwen2 import rotate_half
-
-        return rotary_query_key(attention, hidden_states, position_embeddings, query_index, rotate_half)
+    processor_class = "AudioFlamingo3Processor"
 
     def build_inputs(
         self,
@@ -79,21 +43,6 @@ class AudioFlamingo3Adapter(ModelAdapter):
                 )
         # the processor windows the audio itself: call it plainly (no max_length / truncation audio kwargs)
         return chat_inputs.build_inputs(processor, wavs, prompts, system_prompt=system_prompt, truncate_audio=True)
-
-    @classmethod
-    def load_model(cls, path: str | Path, dtype: str = "auto", attn_implementation: str | None = None) -> nn.Module:
-        from transformers import AudioFlamingo3ForConditionalGeneration
-
-        kwargs = {"dtype": dtype, "local_files_only": True}
-        if attn_implementation is not None:
-            kwargs["attn_implementation"] = attn_implementation
-        return AudioFlamingo3ForConditionalGeneration.from_pretrained(str(path), **kwargs).eval()
-
-    @classmethod
-    def load_processor(cls, path: str | Path):
-        from transformers import AudioFlamingo3Processor
-
-        return AudioFlamingo3Processor.from_pretrained(str(path), local_files_only=True)
 
     # no built-in benchmark model (family stays unset): benchmark a checkpoint with --model
     title = "Audio Flamingo 3"
