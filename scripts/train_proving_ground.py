@@ -38,6 +38,7 @@ from transformers import (
 
 from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni import tiny
+from headrouter.adapters.tiny_inputs import whisper_audio_tokens
 from headrouter.evaluation.tasks.generator import DIGIT_WORDS, KEYWORDS, TASKS, make_example
 from headrouter.evaluation.tasks.items import format_prompt
 
@@ -138,7 +139,7 @@ class Encoder:
         wav = example.audio
         mel = log_mel(wav, self.mel_filters).to(torch.bfloat16)
         frames = mel.shape[1]
-        count = int(tiny.audio_token_count(torch.tensor(frames)))
+        count = int(whisper_audio_tokens(torch.tensor(frames)))
         ids = []
         for token in self.prompt_ids(format_prompt(example.item)):
             ids += [token] * count if token == tiny.AUDIO_TOKEN else [token]

@@ -31,6 +31,7 @@ from transformers.convert_slow_tokenizer import bytes_to_unicode
 from transformers.utils import is_torchvision_available
 
 from headrouter.adapters.qwen2_5_omni.loading import VideoStandIn, allow_processors_without_torchvision
+from headrouter.adapters.tiny_inputs import padded_ids, whisper_audio_tokens
 
 SAMPLE_RATE = 16_000
 AUDIO_TOKENS_PER_SECOND = 25
@@ -300,8 +301,6 @@ def audio_prompt(clips: list[np.ndarray], text_lengths: list[int] | None = None,
 
 def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
     """Model inputs for a batch: ``input_ids``, ``attention_mask``, ``input_features``, ``feature_attention_mask``."""
-    if padding_side not in ("left", "right"):
-        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     clips = [part for prompt in prompts for part in prompt.parts if isinstance(part, np.ndarray)]
     data = {}
     if clips:
@@ -317,7 +316,7 @@ def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
         )
         data["input_features"] = features["input_features"]
         data["feature_attention_mask"] = features["attention_mask"]
-        counts = iter(audio_token_count(features["attention_mask"].sum(-1)).tolist())
+        counts = iter(whisper_audio_tokens(features["attention_mask"].sum(-1)).tolist())
     rows = []
     for prompt in prompts:
         ids: list[int] = []
@@ -327,16 +326,5 @@ def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
             else:
                 ids += list(part)
         rows.append(ids)
-    width = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), width), PAD_TOKEN, dtype=torch.long)
-    attention_mask = torch.zeros_like(input_ids)
-    for b, ids in enumerate(rows):
-        span = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))
-        input_ids[b, span] = torch.tensor(ids)
-        attention_mask[b, span] = 1
+    input_ids, attention_mask = padded_ids(rows, PAD_TOKEN, padding_side)
     return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, **data})
-
-
-def audio_token_count(frames: torch.Tensor) -> torch.Tensor:
-    """Audio tokens Qwen2.5-Omni writes for clips of ``frames`` mel frames (100 per second -> 25 tokens per second)."""
-    return ((frames - 1) // 2 + 1 - 2) // 2 + 1

@@ -7,10 +7,10 @@ feature extractor on numpy-made audio, and prompts laid out as ``Qwen2AudioProce
 
 from __future__ import annotations
 
-import torch
 from transformers import BatchFeature, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, WhisperFeatureExtractor
 
 from headrouter.adapters.qwen2_5_omni.tiny import Prompt, audio_prompt, tone
+from headrouter.adapters.tiny_inputs import padded_ids, qwen2_text_config, random_model, whisper_audio_tokens
 
 SAMPLE_RATE = 16_000
 HOP_LENGTH = 160  # Whisper's: 100 mel frames per second
@@ -25,7 +25,7 @@ AUDIO_TOKEN, AUDIO_BOS, AUDIO_EOS = 250, 251, 252
 PAD_TOKEN = 0
 SPECIAL_TOKENS = (PAD_TOKEN, AUDIO_TOKEN, AUDIO_BOS, AUDIO_EOS)
 
-__all__ = ["Prompt", "audio_prompt", "audio_token_count", "encode", "tiny_config", "tiny_model", "tone"]
+__all__ = ["Prompt", "audio_prompt", "encode", "tiny_config", "tiny_model", "tone"]
 
 
 def tiny_config(
@@ -44,46 +44,26 @@ def tiny_config(
             d_model=32,
             max_source_positions=MAX_SOURCE_POSITIONS,
         ),
-        text_config=dict(
-            model_type="qwen2",
-            vocab_size=vocab_size,
-            hidden_size=hidden_size,
-            intermediate_size=2 * hidden_size,
-            num_hidden_layers=num_layers,
-            num_attention_heads=num_heads,
-            num_key_value_heads=num_kv_heads,
-            max_position_embeddings=32768,
-            pad_token_id=PAD_TOKEN,
-            initializer_range=0.1,
-        ),
+        text_config=qwen2_text_config(vocab_size, hidden_size, num_layers, num_heads, num_kv_heads, PAD_TOKEN),
         audio_token_index=AUDIO_TOKEN,
     )
 
 
 def tiny_model(attn_implementation: str = "sdpa", seed: int = 0, **config_kwargs) -> Qwen2AudioForConditionalGeneration:
     """A random-weight ``Qwen2AudioForConditionalGeneration``, in eval mode."""
-    torch.manual_seed(seed)
-    model = Qwen2AudioForConditionalGeneration._from_config(
-        tiny_config(**config_kwargs), attn_implementation=attn_implementation
+    return random_model(
+        Qwen2AudioForConditionalGeneration,
+        tiny_config(**config_kwargs),
+        attn_implementation,
+        seed,
+        PAD_TOKEN,
+        list(SPECIAL_TOKENS),
     )
-    model.generation_config.pad_token_id = PAD_TOKEN
-    # random weights would sometimes write placeholders; a real model never does
-    model.generation_config.suppress_tokens = list(SPECIAL_TOKENS)
-    return model.eval()
-
-
-def audio_token_count(frames: torch.Tensor) -> torch.Tensor:
-    """Audio tokens the audio tower outputs for clips of ``frames`` mel frames, computed as the model computes them
-    (``Qwen2AudioEncoder._get_feat_extract_output_lengths``: the stride-2 convolution, then the stride-2 pooling)."""
-    after_conv = (frames - 1) // 2 + 1
-    return (after_conv - 2) // 2 + 1
 
 
 def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
     """Model inputs for a batch: ``input_ids``, ``attention_mask``, ``input_features`` (padded to the tower's window)
     and ``feature_attention_mask``."""
-    if padding_side not in ("left", "right"):
-        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     clips = [part for prompt in prompts for part in prompt.parts if not isinstance(part, list)]
     data = {}
     if clips:
@@ -101,7 +81,7 @@ def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
         )
         data["input_features"] = features["input_features"]
         data["feature_attention_mask"] = features["attention_mask"]
-        counts = iter(audio_token_count(features["attention_mask"].sum(-1)).tolist())
+        counts = iter(whisper_audio_tokens(features["attention_mask"].sum(-1)).tolist())
     rows = []
     for prompt in prompts:
         ids: list[int] = []
@@ -111,11 +91,5 @@ def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
             else:
                 ids += [AUDIO_BOS] + [AUDIO_TOKEN] * next(counts) + [AUDIO_EOS]
         rows.append(ids)
-    width = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), width), PAD_TOKEN, dtype=torch.long)
-    attention_mask = torch.zeros_like(input_ids)
-    for b, ids in enumerate(rows):
-        span = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))
-        input_ids[b, span] = torch.tensor(ids, dtype=torch.long)
-        attention_mask[b, span] = 1
+    input_ids, attention_mask = padded_ids(rows, PAD_TOKEN, padding_side)
     return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, **data})
