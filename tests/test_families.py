@@ -1,0 +1,151 @@
+"""The engine's proofs on a tiny random model of every family added beside Qwen2.5-Omni (whose own proofs are
+tests/test_engine.py, test_cache.py and test_api.py), eager and sdpa: one suite, parametrized by family."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import ModuleType
+
+import pytest
+import torch
+
+import headrouter
+from headrouter.adapters import AudioFlamingo3Adapter, ModelAdapter, Qwen2AudioAdapter, adapter_for
+from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
+from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
+from headrouter.methods import ScoringMethod
+from headrouter.testing import assert_pruned_equals_masked, proofs
+
+STEPS = 8
+greedy = functools.partial(proofs.greedy, steps=STEPS)
+logits = proofs.forward_logits
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family's tiny model and two prompts of different audio lengths and layouts, with what to expect of them."""
+
+    name: str
+    tiny: ModuleType
+    adapter: type[ModelAdapter]
+    first_clip_seconds: float
+    audio_tokens: list[int]
+    """Audio placeholders per prompt (25 per second)."""
+    feature_mask: str
+    """The name of the audio features' mask among the inputs."""
+    tower_lengths: list[int]
+    """What the audio tower outputs per row of features, as the model computes it."""
+
+    def prompts(self):
+        tiny = self.tiny
+        return [
+            tiny.audio_prompt([tiny.tone(self.first_clip_seconds, 440.0, seed=1)], text_lengths=[4, 9], seed=1),
+            tiny.audio_prompt(
+                [tiny.tone(1.2, 300.0, seed=2), tiny.tone(0.8, 900.0, seed=3)], text_lengths=[3, 5, 6], seed=2
+            ),
+        ]
+
+
+FAMILIES = [
+    # 3.0 s -> 75 audio tokens; 1.2 s + 0.8 s -> 30 + 20
+    Family("qwen2_audio", qwen2_audio, Qwen2AudioAdapter, 3.0, [75, 50], "feature_attention_mask", [75, 30, 20]),
+    # 6.0 s -> 150 audio tokens in two windows of the tiny 5 s tower (125 + 25); 1.2 s + 0.8 s -> 30 + 20
+    Family(
+        "audio_flamingo3", audio_flamingo3, AudioFlamingo3Adapter, 6.0, [150, 50], "input_features_mask",
+        [125, 25, 30, 20],
+    ),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=FAMILIES, ids=lambda f: f.name)
+def family(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def models(family):
+    return {impl: family.tiny.tiny_model(attn_implementation=impl) for impl in ("eager", "sdpa")}
+
+
+@pytest.fixture(params=["eager", "sdpa"])
+def model(request, models):
+    m = models[request.param]
+    yield m
+    headrouter.unwrap(m)
+
+
+@pytest.fixture(scope="module")
+def batch(family):
+    return family.tiny.encode(family.prompts())
+
+
+def test_adapter_and_placeholder_counts(family, models, batch):
+    adapter = adapter_for(models["sdpa"])
+    assert isinstance(adapter, family.adapter)
+    assert adapter.audio_token_id == family.tiny.AUDIO_TOKEN
+    assert adapter.num_layers == 4 and adapter.num_heads == 4
+    assert adapter.audio_mask(batch["input_ids"]).sum(-1).tolist() == family.audio_tokens
+    tower = models["sdpa"].model.audio_tower
+    _, lengths = tower._get_feat_extract_output_lengths(batch[family.feature_mask].sum(-1))
+    assert lengths.tolist() == family.tower_lengths
+
+
+def test_keep_ratio_one_equals_unwrapped(model, batch):
+    ref_logits = logits(model, batch)
+    ref_tokens, ref_scores = greedy(model, batch)
+    headrouter.wrap(model, keep_ratio=1.0)
+    assert torch.allclose(logits(model, batch), ref_logits, atol=1e-5)
+    tokens, scores = greedy(model, batch)
+    assert torch.equal(tokens, ref_tokens)
+    assert torch.allclose(scores, ref_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["fastv", "random", "frame", "dart", "segment", "headrouter"])
+def test_pruned_equals_masked_reference(model, batch, method):
+    assert_pruned_equals_masked(model, batch, method, keep_ratio=0.3, prune_layer=2, steps=STEPS)
+
+
+def test_batch_equals_one_by_one(family, model, batch):
+    headrouter.wrap(model, keep_ratio=0.5)
+    tokens, scores = greedy(model, batch)
+    for i, prompt in enumerate(family.prompts()):
+        alone_tokens, alone_scores = greedy(model, family.tiny.encode([prompt]))
+        assert torch.equal(tokens[i], alone_tokens[0]), i
+        assert torch.allclose(scores[i], alone_scores[0], atol=1e-4), i
+
+
+def test_unwrap_restores_exactly(model, batch):
+    ref_logits = logits(model, batch)
+    ref_tokens, _ = greedy(model, batch)
+    headrouter.wrap(model, keep_ratio=0.3)
+    assert logits(model, batch).shape[1] < ref_logits.shape[1]  # pruned: fewer positions
+    greedy(model, batch)
+    headrouter.unwrap(model)
+    assert torch.equal(logits(model, batch), ref_logits)
+    assert torch.equal(greedy(model, batch)[0], ref_tokens)
+
+
+def test_captured_rows_equal_eager_output_attentions(models, batch):
+    model = models["eager"]
+    captured = {}
+
+    class Spy(ScoringMethod):
+        name = "spy"
+        queries = "after_audio"
+
+        def score(self, ctx):
+            captured.update(attention=ctx.attention, index=ctx.query_index, valid=ctx.query_mask)
+            return torch.zeros(ctx.audio_mask.shape)
+
+    with torch.no_grad():
+        attentions = model(**batch, output_attentions=True).attentions
+    with headrouter.pruning(model, keep_ratio=0.5, prune_layer=3, method=Spy()):
+        logits(model, batch)
+    layer = attentions[2]  # layer K-1
+    rows = torch.arange(layer.shape[0])[:, None]
+    expected = layer[rows, :, captured["index"]].transpose(1, 2)  # (B, H, Q, L)
+    valid = captured["valid"]
+    assert valid.sum() > valid.shape[0]
+    got, want = captured["attention"].transpose(1, 2)[valid], expected.transpose(1, 2)[valid]
+    assert torch.allclose(got, want, atol=1e-6)
