@@ -123,28 +123,7 @@ def test_kv_cache_holds_only_kept_tokens(model):
 
 
 def test_captured_rows_equal_eager_output_attentions(models, batch):
-    model = models["eager"]
-    captured = {}
-
-    class Spy(ScoringMethod):
-        name = "spy"
-        queries = "after_audio"
-
-        def score(self, ctx):
-            captured.update(attention=ctx.attention, index=ctx.query_index, valid=ctx.query_mask)
-            return torch.zeros(ctx.audio_mask.shape)
-
-    with torch.no_grad():
-        attentions = model(**batch, output_attentions=True).attentions
-    with headrouter.pruning(model, keep_ratio=0.5, prune_layer=3, method=Spy()):
-        logits(model, batch)
-    layer = attentions[2]  # layer K-1
-    rows = torch.arange(layer.shape[0])[:, None]
-    expected = layer[rows, :, captured["index"]].transpose(1, 2)  # (B, H, Q, L)
-    valid = captured["valid"]
-    assert valid.sum() > valid.shape[0]  # several query tokens per sample with audio
-    got, want = captured["attention"].transpose(1, 2)[valid], expected.transpose(1, 2)[valid]
-    assert torch.allclose(got, want, atol=1e-6)
+    proofs.assert_captured_rows_equal_eager(models["eager"], batch, prune_layer=3)
 
 
 def test_full_model_class(batch):

@@ -14,7 +14,6 @@ import headrouter
 from headrouter.adapters import AudioFlamingo3Adapter, ModelAdapter, Qwen2AudioAdapter, adapter_for
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
 from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
-from headrouter.methods import ScoringMethod
 from headrouter.testing import assert_pruned_equals_masked, proofs
 
 STEPS = 8
@@ -127,25 +126,4 @@ def test_unwrap_restores_exactly(model, batch):
 
 
 def test_captured_rows_equal_eager_output_attentions(models, batch):
-    model = models["eager"]
-    captured = {}
-
-    class Spy(ScoringMethod):
-        name = "spy"
-        queries = "after_audio"
-
-        def score(self, ctx):
-            captured.update(attention=ctx.attention, index=ctx.query_index, valid=ctx.query_mask)
-            return torch.zeros(ctx.audio_mask.shape)
-
-    with torch.no_grad():
-        attentions = model(**batch, output_attentions=True).attentions
-    with headrouter.pruning(model, keep_ratio=0.5, prune_layer=3, method=Spy()):
-        logits(model, batch)
-    layer = attentions[2]  # layer K-1
-    rows = torch.arange(layer.shape[0])[:, None]
-    expected = layer[rows, :, captured["index"]].transpose(1, 2)  # (B, H, Q, L)
-    valid = captured["valid"]
-    assert valid.sum() > valid.shape[0]
-    got, want = captured["attention"].transpose(1, 2)[valid], expected.transpose(1, 2)[valid]
-    assert torch.allclose(got, want, atol=1e-6)
+    proofs.assert_captured_rows_equal_eager(models["eager"], batch, prune_layer=3)

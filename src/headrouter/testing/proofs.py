@@ -17,7 +17,7 @@ from torch import nn
 from headrouter.adapters import adapter_for
 from headrouter.api import pruning
 from headrouter.config import DEFAULT_PRUNE_LAYER
-from headrouter.methods import ScoringMethod
+from headrouter.methods import ScoringContext, ScoringMethod
 from headrouter.testing.reference import keep_mask_from_pruner, masked_reference
 
 
@@ -79,6 +79,37 @@ def assert_pruned_equals_masked(
     _close("logits of the greedy steps", scores, ref_scores, atol)
 
 
-def _close(what: str, got: torch.Tensor, want: torch.Tensor, atol: float) -> None:
+def assert_captured_rows_equal_eager(model: nn.Module, inputs: Mapping, *, prune_layer: int = 3) -> None:
+    """The attention rows the engine recomputes from queries and keys at layer ``prune_layer - 1`` (every text token
+    after the audio) equal those eager attention returns with ``output_attentions=True``. ``model`` must run eager
+    attention; its inputs need several query tokens per sample, so that more than the last row is compared."""
+    captured: dict = {}
+
+    class Spy(ScoringMethod):
+        name = "spy"
+        queries = "after_audio"
+
+        def score(self, ctx: ScoringContext) -> torch.Tensor:
+            captured.update(attention=ctx.attention, index=ctx.query_index, valid=ctx.query_mask)
+            return torch.zeros(ctx.audio_mask.shape)
+
+    module = adapter_for(model).forward_module
+    with torch.no_grad():
+        attentions = module(**inputs, output_attentions=True).attentions
+    with pruning(model, 0.5, prune_layer=prune_layer, method=Spy()):
+        forward_logits(model, inputs)
+    layer = attentions[prune_layer - 1]
+    rows = torch.arange(layer.shape[0])[:, None]
+    expected = layer[rows, :, captured["index"]].transpose(1, 2)  # (B, H, Q, L)
+    valid = captured["valid"]
+    if not valid.sum() > valid.shape[0]:
+        raise AssertionError("the inputs have a single query token per sample: too few rows to compare")
+    got, want = captured["attention"].transpose(1, 2)[valid], expected.transpose(1, 2)[valid]
+    _close("captured attention rows", got, want, 1e-6, against="eager attention's")
+
+
+def _close(
+    what: str, got: torch.Tensor, want: torch.Tensor, atol: float, against: str = "the masked reference"
+) -> None:
     if not torch.allclose(got, want, atol=atol):
-        raise AssertionError(f"{what} differ from the masked reference by up to {(got - want).abs().max():.3g}")
+        raise AssertionError(f"{what} differ from {against} by up to {(got - want).abs().max():.3g}")
