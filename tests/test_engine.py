@@ -13,7 +13,6 @@ import headrouter
 from headrouter import available_methods
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.bench import output_cache
-from headrouter.methods import ScoringMethod
 from headrouter.testing import assert_pruned_equals_masked, keep_mask_from_pruner, masked_reference, proofs
 
 STEPS = 8
@@ -21,19 +20,6 @@ STEPS = 8
 
 greedy = functools.partial(proofs.greedy, steps=STEPS)
 logits = proofs.forward_logits
-
-
-class Given(ScoringMethod):
-    """Keeps a fixed set of positions: replays a selection on a longer or recomputed sequence."""
-
-    name = "given"
-
-    def __init__(self, keep: torch.Tensor) -> None:
-        self.keep = keep
-
-    def select(self, ctx, counts):
-        extra = ctx.audio_mask.shape[1] - self.keep.shape[1]
-        return torch.nn.functional.pad(self.keep, (0, extra)) | ~ctx.audio_mask
 
 
 def test_keep_ratio_one_equals_unwrapped(model, batch):
@@ -57,17 +43,7 @@ def test_pruned_equals_masked_reference(model, batch, method, keep_ratio, prune_
 
 
 def test_cached_decoding_equals_recomputation(model, batch):
-    headrouter.wrap(model, keep_ratio=0.4)
-    tokens, scores = greedy(model, batch)
-    keep = keep_mask_from_pruner(model.headrouter, batch["input_ids"].shape[1])
-    headrouter.wrap(model, keep_ratio=0.4, method=Given(keep))
-    for step in range(STEPS):
-        ids = torch.cat([batch["input_ids"], tokens[:, :step]], 1)
-        mask = torch.cat([batch["attention_mask"], torch.ones_like(tokens[:, :step])], 1)
-        inputs = {**batch, "input_ids": ids, "attention_mask": mask}
-        with torch.no_grad():
-            out = model(**inputs, use_cache=False).logits[:, -1]
-        assert torch.allclose(out, scores[:, step], atol=1e-5), step
+    proofs.assert_cached_equals_recomputed(model, batch, keep_ratio=0.4, steps=STEPS)
 
 
 def test_batch_equals_one_by_one(model):

@@ -42,3 +42,13 @@ def test_build_inputs_windows_through_the_processor():
     assert [w.size for w in cut["audio"]] == [5 * 16_000, short.size]
     with pytest.raises(ValueError, match="at most 20 s"):
         adapter.build_inputs(processor, [np.zeros(21 * 16_000, np.float32)], ["a"])
+
+
+def test_the_tower_outputs_one_token_per_placeholder_across_windows():
+    model = tiny.tiny_model()
+    # 6.0 s -> two windows of the tiny 5 s tower (125 + 25 tokens); 1.2 s + 0.8 s -> 30 + 20
+    prompts = [tiny.audio_prompt([tiny.tone(6.0, 440.0, seed=1)]), tiny.audio_prompt([tiny.tone(1.2), tiny.tone(0.8)])]
+    inputs = tiny.encode(prompts)
+    _, lengths = model.model.audio_tower._get_feat_extract_output_lengths(inputs["input_features_mask"].sum(-1))
+    assert lengths.tolist() == [125, 25, 30, 20]
+    assert (inputs["input_ids"] == tiny.AUDIO_TOKEN).sum(-1).tolist() == [150, 50]

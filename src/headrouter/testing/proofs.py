@@ -79,6 +79,47 @@ def assert_pruned_equals_masked(
     _close("logits of the greedy steps", scores, ref_scores, atol)
 
 
+class _Replay(ScoringMethod):
+    """Keeps a given set of positions, and every token beyond its width: replays one prefill's selection on the
+    prompt grown by the tokens generated since."""
+
+    name = "replay"
+
+    def __init__(self, keep: torch.Tensor) -> None:
+        self.keep = keep
+
+    def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
+        extra = ctx.audio_mask.shape[1] - self.keep.shape[1]
+        return torch.nn.functional.pad(self.keep, (0, extra)) | ~ctx.audio_mask
+
+
+def assert_cached_equals_recomputed(
+    model: nn.Module,
+    inputs: Mapping,
+    method: str | ScoringMethod = "fastv",
+    *,
+    keep_ratio: float = 0.4,
+    prune_layer: int = DEFAULT_PRUNE_LAYER,
+    steps: int = 8,
+    atol: float = 1e-5,
+) -> None:
+    """Decoding from the pruned cache equals recomputing: each of ``steps`` greedy steps' logits equal those of a
+    forward without cache over the prompt and the tokens generated so far, pruned to the same kept tokens."""
+    with pruning(model, keep_ratio, prune_layer=prune_layer, method=method) as pruner:
+        tokens, scores = greedy(model, inputs, steps)
+        keep = keep_mask_from_pruner(pruner, inputs["input_ids"].shape[1])
+    with pruning(model, keep_ratio, prune_layer=prune_layer, method=_Replay(keep)):
+        for step in range(steps):
+            grown = {
+                **inputs,
+                "input_ids": torch.cat([inputs["input_ids"], tokens[:, :step]], 1),
+                "attention_mask": torch.cat([inputs["attention_mask"], torch.ones_like(tokens[:, :step])], 1),
+            }
+            with torch.no_grad():
+                recomputed = adapter_for(model).forward_module(**grown, use_cache=False).logits[:, -1]
+            _close(f"logits of greedy step {step}", scores[:, step], recomputed, atol, against="recomputation's")
+
+
 def assert_captured_rows_equal_eager(model: nn.Module, inputs: Mapping, *, prune_layer: int = 3) -> None:
     """The attention rows the engine recomputes from queries and keys at layer ``prune_layer - 1`` (every text token
     after the audio) equal those eager attention returns with ``output_attentions=True``. ``model`` must run eager
