@@ -207,6 +207,38 @@ def test_flop_formula_by_hand():
     assert flops.kv_cache_bytes(shape, 3, 1, 1, itemsize=2) == 8 * (1 * 3 + 2 * 1)
 
 
+def test_sliding_window_and_mixture_flops_by_hand():
+    shape = flops.DecoderShape(
+        hidden_size=4, num_heads=2, num_kv_heads=1, head_dim=2, intermediate_size=8, num_layers=3,
+        sliding_window=2, sliding_layers=(0, 2),
+    )  # fmt: skip
+    # window 2 over 3 tokens: query 1 sees 1 key, queries 2 and 3 see 2 -> 5 pairs (not 6), 2 * 2 * H 2 * d 2 each
+    assert flops.attention_flops(shape, 3, window=2) == 5 * 16
+    assert flops.layer_flops(shape, 3, layer=0) == 3 * 288 + 80
+    assert flops.layer_flops(shape, 3, layer=1) == 960  # full attention
+    # K = 1: sliding layer 0 on 3 tokens; full layer 1 and sliding layer 2 on 1 token (1 pair either way)
+    assert flops.prefill_flops(shape, 3, 1, 1) == (3 * 288 + 80) + 2 * (288 + 16)
+    with pytest.raises(ValueError, match="need a sliding_window"):
+        flops.DecoderShape(4, 2, 1, 2, 8, 3, sliding_layers=(0,))
+
+
+def test_decoder_shape_reads_mixtures_and_sliding_layers():
+    from transformers import Qwen2Config, Qwen3MoeConfig
+
+    moe = Qwen3MoeConfig(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+        intermediate_size=512, moe_intermediate_size=32, num_experts=8, num_experts_per_tok=3,
+    )  # fmt: skip
+    assert flops.DecoderShape.from_config(moe).intermediate_size == 3 * 32  # the experts a token runs, not the dense
+    sliding = Qwen2Config(
+        hidden_size=64, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, intermediate_size=128,
+        use_sliding_window=True, sliding_window=16, max_window_layers=1,
+    )  # fmt: skip
+    shape = flops.DecoderShape.from_config(sliding)
+    assert (shape.sliding_window, shape.sliding_layers) == (16, (1, 2))
+    assert flops.DecoderShape(**json.loads(json.dumps(shape.to_dict()))) == shape  # results JSON round-trips
+
+
 def test_decoder_shape_of_the_builtin_model():
     adapter_class = bench.family_adapter(bench.DEFAULT_FAMILY)
     with torch.device("meta"):  # the widths, not the weights
@@ -239,10 +271,19 @@ def test_arguments_and_quick():
     assert custom.keep_ratios == (1.0, 0.5, 0.3) and custom.methods == ("fastv",) and custom.lengths == (100,)
 
 
+def test_family_and_shape_arguments():
+    settings = bench.settings_from_args(parse("--family", "qwen2_5_omni", "--shape", "7B"))
+    assert (settings.family, settings.shape) == ("qwen2_5_omni", "7B")
+    default = bench.settings_from_args(parse())
+    assert (default.family, default.shape) == (bench.DEFAULT_FAMILY, None)
+    with pytest.raises(ValueError, match="no published shape '1B'.*known: 3B, 7B"):
+        bench.settings_from_args(parse("--shape", "1B"))
+
+
 @pytest.mark.parametrize(
     "argv",
-    [("--keep", "0"), ("--keep", "1.5"), ("--methods", "nope"), ("--runs", "0"), ("--lengths", "a"),
-     ("--decode-tokens", "1"), ("--config", "a", "--model", "b"), ("--dtype", "int8")],
+    [("--family", "nope"), ("--keep", "0"), ("--keep", "1.5"), ("--methods", "nope"), ("--runs", "0"),
+     ("--lengths", "a"), ("--decode-tokens", "1"), ("--config", "a", "--model", "b"), ("--dtype", "int8")],
 )  # fmt: skip
 def test_bad_arguments_are_rejected(argv, capsys):
     with pytest.raises(SystemExit):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from headrouter.bench.settings import (
     DEFAULT_BENCH_PRUNE_LAYER,
     DEFAULT_DECODE_TOKENS,
+    DEFAULT_FAMILY,
     DEFAULT_KEEP_RATIOS,
     DEFAULT_LAYERS,
     DEFAULT_LENGTHS,
@@ -19,6 +20,8 @@ from headrouter.bench.settings import (
     QUICK_LENGTHS,
     QUICK_RUNS,
     BenchSettings,
+    benchmark_families,
+    family_adapter,
 )
 from headrouter.cli.argtypes import items, keep_ratios, method_names, number, positive_int
 from headrouter.config import DEFAULT_PRUNE_LAYER
@@ -60,11 +63,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="bfloat16", help="model dtype (default bfloat16)")
     parser.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa", help="attention (default sdpa)")
+    parser.add_argument(
+        "--family",
+        type=_family,
+        help=f"model family of the built-in model or of --config (default {DEFAULT_FAMILY}); one of {_families()}",
+    )
+    parser.add_argument(
+        "--shape",
+        help="published decoder widths of the built-in model, by checkpoint size such as 3B (default the family's "
+        "first; an unknown one is refused with the family's list)",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--config", metavar="PATH", help="a thinker config JSON (random weights) instead of the default"
+        "--config", metavar="PATH", help="a config JSON of the family (random weights) instead of the built-in model"
     )
-    source.add_argument("--model", metavar="PATH", help="a local Qwen2.5-Omni (or thinker) checkpoint directory")
+    source.add_argument("--model", metavar="PATH", help="a local checkpoint directory of a supported family")
     parser.add_argument("--out", metavar="DIR", default="bench-results", help="output folder (default bench-results)")
     parser.add_argument("--name", help="file name stem of the outputs (default bench, or bench-quick with --quick)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements (torch.profiler)")
@@ -83,6 +96,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         decode_tokens=args.decode_tokens,
         num_layers=args.layers,
         prune_layer=args.prune_layer,
+        family=args.family,
+        shape=args.shape,
     )
     values = {k: v for k, v in values.items() if v is not None}
     values.update(
@@ -106,6 +121,18 @@ def _decode_tokens(text: str) -> int:
     if value != 0 and value < 2:
         raise argparse.ArgumentTypeError(f"must be 0 (skip) or >= 2, got {value}")
     return value
+
+
+def _families() -> str:
+    return ", ".join(benchmark_families())
+
+
+def _family(text: str) -> str:
+    try:
+        family_adapter(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _int_list(text: str) -> list[int]:

@@ -36,13 +36,17 @@ DEFAULT_FAMILY = "qwen2_5_omni"
 """The family of the built-in model and of ``config_path`` when none is given (an adapter's ``family``)."""
 
 
+def benchmark_families() -> list[str]:
+    """The families with a built-in benchmark model (an adapter's ``family``)."""
+    return [adapter.family for adapter in ADAPTERS if adapter.family]
+
+
 def family_adapter(family: str) -> type[ModelAdapter]:
     """The adapter class whose ``family`` is ``family``; ``ValueError`` naming the known families otherwise."""
     for adapter in ADAPTERS:
-        if adapter.family == family:
+        if adapter.family and adapter.family == family:
             return adapter
-    known = ", ".join(a.family for a in ADAPTERS if a.family)
-    raise ValueError(f"unknown model family {family!r}; known: {known}")
+    raise ValueError(f"unknown model family {family!r}; known: {', '.join(benchmark_families())}")
 
 
 @dataclass
