@@ -11,9 +11,10 @@ import pytest
 import torch
 
 import headrouter
-from headrouter.adapters import AudioFlamingo3Adapter, ModelAdapter, Qwen2AudioAdapter, adapter_for
+from headrouter.adapters import AudioFlamingo3Adapter, ModelAdapter, Qwen2AudioAdapter, Qwen3OmniMoeAdapter, adapter_for
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
 from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
+from headrouter.adapters.qwen3_omni_moe import tiny as qwen3_omni_moe
 from headrouter.testing import assert_pruned_equals_masked, proofs
 
 STEPS = 8
@@ -47,6 +48,8 @@ FAMILIES = [
     Family("qwen2_audio", qwen2_audio, Qwen2AudioAdapter, 3.0, [75, 50]),
     # 6.0 s -> 150 audio tokens in two windows of the tiny 5 s tower (125 + 25); 1.2 s + 0.8 s -> 30 + 20
     Family("audio_flamingo3", audio_flamingo3, AudioFlamingo3Adapter, 6.0, [150, 50]),
+    # 13 audio tokens per whole second, ceil(r / 8) for r frames left: 3.0 s -> 39; 1.2 s + 0.8 s -> 16 + 10
+    Family("qwen3_omni_moe", qwen3_omni_moe, Qwen3OmniMoeAdapter, 3.0, [39, 26]),
 ]
 
 

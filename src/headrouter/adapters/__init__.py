@@ -11,8 +11,9 @@ from headrouter.adapters.audio_flamingo3.adapter import AudioFlamingo3Adapter
 from headrouter.adapters.base import ModelAdapter
 from headrouter.adapters.qwen2_5_omni.adapter import Qwen2_5OmniAdapter
 from headrouter.adapters.qwen2_audio.adapter import Qwen2AudioAdapter
+from headrouter.adapters.qwen3_omni_moe.adapter import Qwen3OmniMoeAdapter
 
-ADAPTERS: list[type[ModelAdapter]] = [Qwen2_5OmniAdapter, Qwen2AudioAdapter, AudioFlamingo3Adapter]
+ADAPTERS: list[type[ModelAdapter]] = [Qwen2_5OmniAdapter, Qwen2AudioAdapter, AudioFlamingo3Adapter, Qwen3OmniMoeAdapter]
 
 
 def supported_models() -> list[str]:
@@ -61,6 +62,7 @@ __all__ = [
     "ModelAdapter",
     "Qwen2_5OmniAdapter",
     "Qwen2AudioAdapter",
+    "Qwen3OmniMoeAdapter",
     "adapter_class_for_checkpoint",
     "adapter_for",
     "load_model",
