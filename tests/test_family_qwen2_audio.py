@@ -1,4 +1,5 @@
-"""Qwen2-Audio beyond the shared proofs (tests/test_families.py): inputs it refuses."""
+"""Qwen2-Audio beyond the shared proofs (tests/test_families.py, tests/test_family_pipeline.py): inputs it refuses,
+and its inputs through its real processor (tiny.tiny_processor)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 import headrouter
+from headrouter.adapters import adapter_for
 from headrouter.adapters.qwen2_audio import tiny
 from headrouter.testing import proofs
 
@@ -30,3 +32,40 @@ def test_the_tower_outputs_one_token_per_placeholder():
     _, lengths = model.model.audio_tower._get_feat_extract_output_lengths(inputs["feature_attention_mask"].sum(-1))
     assert lengths.tolist() == [75, 30, 20]
     assert (inputs["input_ids"] == tiny.AUDIO_TOKEN).sum(-1).tolist() == [75, 50]
+
+
+def test_build_inputs_through_the_processor_take_one_window():
+    model = tiny.tiny_model()
+    adapter = adapter_for(model)
+    processor = tiny.tiny_processor()
+    wavs = [tiny.tone(3.0, 440.0, seed=1), tiny.tone(1.2, 300.0, seed=2)]
+    inputs = adapter.build_inputs(processor, wavs, ["a", "b"])
+    # every clip's features padded to the tower's one window, as its encoder requires
+    assert inputs["input_features"].shape == (2, 128, tiny.WINDOW_FRAMES)
+    assert adapter.audio_mask(inputs["input_ids"]).sum(-1).tolist() == [75, 30]
+    with torch.no_grad():
+        assert model(**inputs).logits.shape[:2] == inputs["input_ids"].shape
+    long = tiny.tone(6.0)
+    with pytest.raises(ValueError, match="at most 80000 samples per clip \\(5 s\\); pass truncate_audio=True"):
+        adapter.build_inputs(processor, [long], ["a"])
+    cut = adapter.build_inputs(processor, [long], ["a"], truncate_audio=True)
+    assert adapter.audio_mask(cut["input_ids"]).sum().item() == 125
+
+
+def test_chat_template_is_the_released_one():
+    # the prompt transformers' tests expect from Qwen/Qwen2-Audio-7B-Instruct's chat template
+    processor = tiny.tiny_processor()
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": [{"type": "audio", "audio_url": "a"}, {"type": "text", "text": "What's that?"}]},
+        {"role": "assistant", "content": "Glass."},
+        {"role": "user", "content": [{"type": "audio", "audio_url": "b"}, {"type": "text", "text": "And this?"}]},
+    ]
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert text == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\nAudio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\nWhat's that?<|im_end|>\n"
+        "<|im_start|>assistant\nGlass.<|im_end|>\n"
+        "<|im_start|>user\nAudio 2: <|audio_bos|><|AUDIO|><|audio_eos|>\nAnd this?<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )

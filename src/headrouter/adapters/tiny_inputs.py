@@ -1,11 +1,14 @@
 """What the families' tiny test models share: the audio-token count of Whisper-like towers, the padded id layout of a
-batch, a tiny Qwen2 decoder config and building a random-weight model from a config. Each family's ``tiny.py`` adds
-its own prompt layout and audio windows."""
+batch, a tiny Qwen2 decoder config, building a random-weight model from a config, and a byte-level tokenizer over a
+tiny vocabulary for the families' real processors. Each family's ``tiny.py`` adds its own prompt layout and audio
+windows."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from transformers import Qwen2Tokenizer
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 
 def whisper_audio_tokens(frames: torch.Tensor) -> torch.Tensor:
@@ -57,3 +60,39 @@ def random_model(
     model.generation_config.pad_token_id = pad_token
     model.generation_config.suppress_tokens = list(special)
     return model.eval()
+
+
+TINY_FIRST_BYTE, TINY_BYTE_COUNT = 3, 0xF6
+"""In :func:`byte_level_tokenizer`'s vocabulary, byte ``b`` has id ``TINY_FIRST_BYTE + b``, for bytes 0x00-0xF5 (every
+byte UTF-8 text can hold): ids 3 to 248, beside the special ids a family's tiny model places at 0-2 and 249-255."""
+
+
+def byte_level_tokenizer(
+    special: dict[int, str], *, eos_token: str, pad_token: str, chat_template: str
+) -> Qwen2Tokenizer:
+    """A ``Qwen2Tokenizer`` over a tiny vocabulary: the ``special`` tokens (id -> text) at the tiny model's ids, each
+    kept whole in text, then one token per byte (no merges), as :data:`TINY_FIRST_BYTE` places them. Pads on the left.
+
+    Built offline from ``vocab=``/``merges=`` rather than a ``tokenizer_object``: ``Qwen2Tokenizer`` rebuilds its
+    normalizer, pre-tokenizer and decoder from those two on every load, so this is what ``from_pretrained`` gives back.
+    """
+    byte_ids = range(TINY_FIRST_BYTE, TINY_FIRST_BYTE + TINY_BYTE_COUNT)
+    clash = sorted(set(special) & set(byte_ids))
+    if clash:
+        raise ValueError(f"special ids {clash} fall among the byte ids {byte_ids.start}-{byte_ids.stop - 1}")
+    for name, text in (("eos_token", eos_token), ("pad_token", pad_token)):
+        if text not in special.values():
+            raise ValueError(f"{name} {text!r} is not one of the special tokens")
+    byte_symbols = bytes_to_unicode()  # the printable character byte-level BPE writes for each byte
+    vocab = {text: i for i, text in special.items()}
+    vocab |= {byte_symbols[b]: TINY_FIRST_BYTE + b for b in range(TINY_BYTE_COUNT)}
+    return Qwen2Tokenizer(
+        vocab=vocab,
+        merges=[],
+        unk_token=None,
+        eos_token=eos_token,
+        pad_token=pad_token,
+        extra_special_tokens=[t for t in special.values() if t not in (eos_token, pad_token)],
+        padding_side="left",
+        chat_template=chat_template,
+    )

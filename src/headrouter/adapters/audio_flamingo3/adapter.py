@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from headrouter.adapters import chat_inputs
 from headrouter.adapters.qwen2_decoder import Qwen2DecoderAdapter
 
 
@@ -29,7 +28,11 @@ class AudioFlamingo3Adapter(Qwen2DecoderAdapter):
         """As the default, but through the processor's own windowing: ``AudioFlamingo3Processor`` cuts each clip into
         windows of the feature extractor's chunk length (30 s) and hears up to its ``max_audio_len`` (600 s by
         default), cutting longer audio with only a log warning. Longer audio is refused here unless
-        ``truncate_audio``, which hears each clip only up to one window, as for the other families."""
+        ``truncate_audio``, which hears each clip only up to one window, as for the other families.
+
+        The processor is called with its own padding settings (text padded on the left, every window's features
+        padded to the full window): the encoder takes exactly one window of features per row, and the default's
+        ``padding=True``, which reaches the feature extractor too, would pad them only to the longest window."""
         window = processor.feature_extractor.n_samples
         if truncate_audio:
             wavs = [w[:window] for w in wavs]
@@ -41,8 +44,12 @@ class AudioFlamingo3Adapter(Qwen2DecoderAdapter):
                     f"({limit} samples) and would cut longer audio; pass truncate_audio=True to hear only the first "
                     f"{window / self.sampling_rate(processor):g} s"
                 )
-        # the processor windows the audio itself: call it plainly (no max_length / truncation audio kwargs)
-        return chat_inputs.build_inputs(processor, wavs, prompts, system_prompt=system_prompt, truncate_audio=True)
+        texts = []
+        for wav, prompt in zip(wavs, prompts, strict=True):
+            system = [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
+            user = {"role": "user", "content": [{"type": "audio", "audio": wav}, {"type": "text", "text": prompt}]}
+            texts.append(processor.apply_chat_template([*system, user], add_generation_prompt=True, tokenize=False))
+        return processor(text=texts, audio=list(wavs))
 
     # no built-in benchmark model (family stays unset): benchmark a checkpoint with --model
     title = "Audio Flamingo 3"

@@ -1,9 +1,12 @@
-"""Tiny random-weight Audio Flamingo 3 models and synthetic audio prompts, built locally (no downloads).
+"""Tiny random-weight Audio Flamingo 3 models, their processor, and synthetic audio prompts, built locally (no
+downloads).
 
 The real classes (Whisper-like audio tower, Qwen2 decoder with 1-D RoPE), real ``input_features`` from Whisper's
-feature extractor on numpy-made audio, and prompts laid out as ``AudioFlamingo3Processor`` lays them out: each clip
+feature extractor on numpy-made audio, prompts laid out as ``AudioFlamingo3Processor`` lays them out: each clip
 cut into windows of the tower's length (the last one shorter, its features padded), and ``<sound>*n`` in the text
-with ``n`` the audio tokens of the whole clip, computed from its windows' summed frames as the processor does.
+with ``n`` the audio tokens of the whole clip, computed from its windows' summed frames as the processor does; and a
+real ``AudioFlamingo3Processor`` over a byte-level tokenizer whose ids match the tiny model's, with the released
+checkpoint's chat format.
 """
 
 from __future__ import annotations
@@ -12,12 +15,20 @@ import torch
 from transformers import (
     AudioFlamingo3Config,
     AudioFlamingo3ForConditionalGeneration,
+    AudioFlamingo3Processor,
     BatchFeature,
+    Qwen2Tokenizer,
     WhisperFeatureExtractor,
 )
 
 from headrouter.adapters.qwen2_5_omni.tiny import Prompt, audio_prompt, tone
-from headrouter.adapters.tiny_inputs import padded_ids, qwen2_text_config, random_model, whisper_audio_tokens
+from headrouter.adapters.tiny_inputs import (
+    byte_level_tokenizer,
+    padded_ids,
+    qwen2_text_config,
+    random_model,
+    whisper_audio_tokens,
+)
 
 SAMPLE_RATE = 16_000
 HOP_LENGTH = 160  # Whisper's: 100 mel frames per second
@@ -32,8 +43,39 @@ WINDOW_SAMPLES = WINDOW_FRAMES * HOP_LENGTH
 AUDIO_TOKEN = 250  # <sound>
 PAD_TOKEN = 0
 SPECIAL_TOKENS = (PAD_TOKEN, AUDIO_TOKEN)
+IM_START, IM_END = 1, 2  # the chat turns' delimiters; <|im_end|> ends an answer
+# the processor hears at most this many windows per clip: 20, as the released one (600 s of 30 s windows)
+MAX_WINDOWS = 20
 
-__all__ = ["Prompt", "audio_prompt", "encode", "tiny_config", "tiny_model", "tone"]
+TOKEN_TEXT = {
+    PAD_TOKEN: "<|endoftext|>",
+    IM_START: "<|im_start|>",
+    IM_END: "<|im_end|>",
+    AUDIO_TOKEN: "<sound>",
+}
+
+# the released checkpoint's chat format (nvidia/audio-flamingo-3-hf): a default system turn, and a user turn of one
+# <sound> (if the turn has audio) before all of its text, whatever the order of the items; the processor expands
+# <sound> to the clip's audio tokens
+CHAT_TEMPLATE = (
+    "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "{% for message in messages if message['content'] is not none %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}"
+    "{% set turn = namespace(audio=false, text='') %}"
+    "{% for item in message['content'] %}"
+    "{% if item.get('type') == 'audio' or 'audio' in item %}{% set turn.audio = true %}"
+    "{% elif item.get('type') == 'text' or 'text' in item %}{% set turn.text = turn.text + item['text'] %}"
+    "{% endif %}{% endfor %}"
+    "{% if turn.audio %}<sound>{% endif %}{{ turn.text }}"
+    "{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+__all__ = ["Prompt", "audio_prompt", "encode", "tiny_config", "tiny_model", "tiny_processor", "tiny_tokenizer", "tone"]
 
 
 def tiny_config(
@@ -105,3 +147,28 @@ def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
         rows.append(ids)
     input_ids, attention_mask = padded_ids(rows, PAD_TOKEN, padding_side)
     return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, **data})
+
+
+def tiny_tokenizer() -> Qwen2Tokenizer:
+    """Audio Flamingo 3's tokenizer class over the tiny vocabulary
+    (:func:`~headrouter.adapters.tiny_inputs.byte_level_tokenizer`): its special tokens at the tiny model's ids, then
+    one token per byte. Pads with ``<|endoftext|>`` on the left."""
+    return byte_level_tokenizer(
+        TOKEN_TEXT, eos_token=TOKEN_TEXT[IM_END], pad_token=TOKEN_TEXT[PAD_TOKEN], chat_template=CHAT_TEMPLATE
+    )
+
+
+def tiny_processor() -> AudioFlamingo3Processor:
+    """A real ``AudioFlamingo3Processor`` for the tiny models: ``tiny_tokenizer``, Whisper features at 128 mel bins
+    over the tiny tower's 5 s window (the released checkpoint's is 30 s), and up to :data:`MAX_WINDOWS` windows per
+    clip (100 s)."""
+    window_seconds = WINDOW_SAMPLES // SAMPLE_RATE
+    extractor = WhisperFeatureExtractor(
+        feature_size=128, sampling_rate=SAMPLE_RATE, chunk_length=window_seconds, return_attention_mask=True
+    )
+    return AudioFlamingo3Processor(
+        feature_extractor=extractor,
+        tokenizer=tiny_tokenizer(),
+        chat_template=CHAT_TEMPLATE,
+        max_audio_len=MAX_WINDOWS * window_seconds,
+    )

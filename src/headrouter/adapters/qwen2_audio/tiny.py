@@ -1,16 +1,31 @@
-"""Tiny random-weight Qwen2-Audio models and synthetic audio prompts, built locally (no downloads).
+"""Tiny random-weight Qwen2-Audio models, their processor, and synthetic audio prompts, built locally (no downloads).
 
 The real classes (Whisper-like audio tower, Qwen2 decoder with 1-D RoPE), real ``input_features`` from Whisper's
-feature extractor on numpy-made audio, and prompts laid out as ``Qwen2AudioProcessor`` lays them out:
-``<|audio_bos|> <|AUDIO|>*n <|audio_eos|>`` with ``n`` what the audio tower outputs for the clip.
+feature extractor on numpy-made audio, prompts laid out as ``Qwen2AudioProcessor`` lays them out:
+``<|audio_bos|> <|AUDIO|>*n <|audio_eos|>`` with ``n`` what the audio tower outputs for the clip, and a real
+``Qwen2AudioProcessor`` over a byte-level tokenizer whose ids match the tiny model's, with Qwen2-Audio-7B-Instruct's
+chat format.
 """
 
 from __future__ import annotations
 
-from transformers import BatchFeature, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, WhisperFeatureExtractor
+from transformers import (
+    BatchFeature,
+    Qwen2AudioConfig,
+    Qwen2AudioForConditionalGeneration,
+    Qwen2AudioProcessor,
+    Qwen2Tokenizer,
+    WhisperFeatureExtractor,
+)
 
 from headrouter.adapters.qwen2_5_omni.tiny import Prompt, audio_prompt, tone
-from headrouter.adapters.tiny_inputs import padded_ids, qwen2_text_config, random_model, whisper_audio_tokens
+from headrouter.adapters.tiny_inputs import (
+    byte_level_tokenizer,
+    padded_ids,
+    qwen2_text_config,
+    random_model,
+    whisper_audio_tokens,
+)
 
 SAMPLE_RATE = 16_000
 HOP_LENGTH = 160  # Whisper's: 100 mel frames per second
@@ -24,8 +39,38 @@ WINDOW_FRAMES = 2 * MAX_SOURCE_POSITIONS
 AUDIO_TOKEN, AUDIO_BOS, AUDIO_EOS = 250, 251, 252
 PAD_TOKEN = 0
 SPECIAL_TOKENS = (PAD_TOKEN, AUDIO_TOKEN, AUDIO_BOS, AUDIO_EOS)
+IM_START, IM_END = 1, 2  # the chat turns' delimiters; <|im_end|> ends an answer
 
-__all__ = ["Prompt", "audio_prompt", "encode", "tiny_config", "tiny_model", "tone"]
+TOKEN_TEXT = {
+    PAD_TOKEN: "<|endoftext|>",
+    IM_START: "<|im_start|>",
+    IM_END: "<|im_end|>",
+    AUDIO_TOKEN: "<|AUDIO|>",
+    AUDIO_BOS: "<|audio_bos|>",
+    AUDIO_EOS: "<|audio_eos|>",
+}
+
+# Qwen2-Audio-7B-Instruct's chat format: a default system turn, and each audio item as "Audio k: " and the
+# placeholder between its boundaries on its own line (the processor expands <|AUDIO|> to the clip's audio tokens)
+CHAT_TEMPLATE = (
+    "{% set audio_count = namespace(value=0) %}"
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'audio' or 'audio' in content or 'audio_url' in content %}"
+    "{% set audio_count.value = audio_count.value + 1 %}"
+    "Audio {{ audio_count.value }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
+    "{% elif 'text' in content %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+__all__ = ["Prompt", "audio_prompt", "encode", "tiny_config", "tiny_model", "tiny_processor", "tiny_tokenizer", "tone"]
 
 
 def tiny_config(
@@ -93,3 +138,21 @@ def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
         rows.append(ids)
     input_ids, attention_mask = padded_ids(rows, PAD_TOKEN, padding_side)
     return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, **data})
+
+
+def tiny_tokenizer() -> Qwen2Tokenizer:
+    """Qwen2-Audio's tokenizer class over the tiny vocabulary
+    (:func:`~headrouter.adapters.tiny_inputs.byte_level_tokenizer`): its special tokens at the tiny model's ids, then
+    one token per byte. Pads with ``<|endoftext|>`` on the left."""
+    return byte_level_tokenizer(
+        TOKEN_TEXT, eos_token=TOKEN_TEXT[IM_END], pad_token=TOKEN_TEXT[PAD_TOKEN], chat_template=CHAT_TEMPLATE
+    )
+
+
+def tiny_processor() -> Qwen2AudioProcessor:
+    """A real ``Qwen2AudioProcessor`` for the tiny models: ``tiny_tokenizer`` and Whisper features at 128 mel bins over
+    the tiny tower's 5 s window (the released checkpoints' is 30 s), which the processor pads every clip to."""
+    extractor = WhisperFeatureExtractor(
+        feature_size=128, sampling_rate=SAMPLE_RATE, chunk_length=WINDOW_FRAMES * HOP_LENGTH // SAMPLE_RATE
+    )
+    return Qwen2AudioProcessor(feature_extractor=extractor, tokenizer=tiny_tokenizer(), chat_template=CHAT_TEMPLATE)
