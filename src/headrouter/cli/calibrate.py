@@ -23,7 +23,7 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:
 def _arguments(parser: argparse.ArgumentParser) -> None:
     from headrouter.methods.headrouter.calibration import DEFAULT_TASKS, calibrate
 
-    parser.add_argument("--model", required=True, help="local Qwen2.5-Omni checkpoint directory")
+    parser.add_argument("--model", required=True, help="a local checkpoint directory of a supported model")
     parser.add_argument(
         "--data",
         required=True,

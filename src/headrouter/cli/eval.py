@@ -38,7 +38,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     from headrouter.evaluation.runner import DEFAULT_KEEP_RATIOS, DEFAULT_MAX_NEW_TOKENS, evaluate
     from headrouter.methods import available_methods
 
-    parser.add_argument("--model", required=True, metavar="DIR", help="a local Qwen2.5-Omni checkpoint directory")
+    parser.add_argument("--model", required=True, metavar="DIR", help="a local checkpoint of a supported model")
     parser.add_argument("--data", required=True, metavar="ITEMS", help="a JSON-lines items file")
     add_methods_and_keep(parser, available_methods(), DEFAULT_KEEP_RATIOS)
     parser.add_argument(

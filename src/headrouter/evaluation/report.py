@@ -17,8 +17,8 @@ from headrouter.reporting import markdown_table, pyplot, save_figure, write_repo
 SCORE_NOTE = (
     "Score: accuracy for choice and exact-answer items, max(0, 1 - WER) for transcription (wer) items; a task "
     "family's and the overall score are the mean of their tasks' scores. % of unpruned = score / unpruned score x 100 "
-    "on the same items. Audio tokens and prefill ms are means per item; prefill is the thinker's first forward call "
-    "inside generate (audio encoder + decoder + LM head)."
+    "on the same items. Audio tokens and prefill ms are means per item; prefill is the first forward call of the "
+    "generating module (a Qwen2.5-Omni's thinker, else the model) inside generate (audio encoder + decoder + LM head)."
 )
 ROUTING_NOTE = (
     "Percent of items whose routed task mixture (the task_mixture a method reports: headrouter with a table) leans "
