@@ -11,10 +11,18 @@ import pytest
 import torch
 
 import headrouter
-from headrouter.adapters import AudioFlamingo3Adapter, ModelAdapter, Qwen2AudioAdapter, Qwen3OmniMoeAdapter, adapter_for
+from headrouter.adapters import (
+    AudioFlamingo3Adapter,
+    ModelAdapter,
+    Qwen2AudioAdapter,
+    Qwen3OmniMoeAdapter,
+    VoxtralAdapter,
+    adapter_for,
+)
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
 from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
 from headrouter.adapters.qwen3_omni_moe import tiny as qwen3_omni_moe
+from headrouter.adapters.voxtral import tiny as voxtral
 from headrouter.testing import assert_pruned_equals_masked, proofs
 
 STEPS = 8
@@ -50,6 +58,9 @@ FAMILIES = [
     Family("audio_flamingo3", audio_flamingo3, AudioFlamingo3Adapter, 6.0, [150, 50]),
     # 13 audio tokens per whole second, ceil(r / 8) for r frames left: 3.0 s -> 39; 1.2 s + 0.8 s -> 16 + 10
     Family("qwen3_omni_moe", qwen3_omni_moe, Qwen3OmniMoeAdapter, 3.0, [39, 26]),
+    # 50 audio tokens per tiny 4 s chunk, each clip padded to whole chunks: 9.0 s -> 3 chunks, 150; 1.2 s + 0.8 s
+    # -> one chunk each, 50 + 50
+    Family("voxtral", voxtral, VoxtralAdapter, 9.0, [150, 100]),
 ]
 
 

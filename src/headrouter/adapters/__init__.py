@@ -9,11 +9,20 @@ from torch import nn
 
 from headrouter.adapters.audio_flamingo3.adapter import AudioFlamingo3Adapter
 from headrouter.adapters.base import ModelAdapter
+from headrouter.adapters.phi4_multimodal.adapter import Phi4MultimodalAdapter
 from headrouter.adapters.qwen2_5_omni.adapter import Qwen2_5OmniAdapter
 from headrouter.adapters.qwen2_audio.adapter import Qwen2AudioAdapter
 from headrouter.adapters.qwen3_omni_moe.adapter import Qwen3OmniMoeAdapter
+from headrouter.adapters.voxtral.adapter import VoxtralAdapter
 
-ADAPTERS: list[type[ModelAdapter]] = [Qwen2_5OmniAdapter, Qwen2AudioAdapter, AudioFlamingo3Adapter, Qwen3OmniMoeAdapter]
+ADAPTERS: list[type[ModelAdapter]] = [
+    Qwen2_5OmniAdapter,
+    Qwen2AudioAdapter,
+    AudioFlamingo3Adapter,
+    Qwen3OmniMoeAdapter,
+    VoxtralAdapter,
+    Phi4MultimodalAdapter,
+]
 
 
 def supported_models() -> list[str]:
@@ -60,9 +69,11 @@ __all__ = [
     "ADAPTERS",
     "AudioFlamingo3Adapter",
     "ModelAdapter",
+    "Phi4MultimodalAdapter",
     "Qwen2_5OmniAdapter",
     "Qwen2AudioAdapter",
     "Qwen3OmniMoeAdapter",
+    "VoxtralAdapter",
     "adapter_class_for_checkpoint",
     "adapter_for",
     "load_model",
