@@ -51,5 +51,21 @@ class AudioFlamingo3Adapter(Qwen2DecoderAdapter):
             texts.append(processor.apply_chat_template([*system, user], add_generation_prompt=True, tokenize=False))
         return processor(text=texts, audio=list(wavs))
 
-    # no built-in benchmark model (family stays unset): benchmark a checkpoint with --model
+    # benchmarking: shared with Qwen2-Audio in Qwen2DecoderAdapter
+    family = "audio_flamingo3"
     title = "Audio Flamingo 3"
+    published_shapes = {
+        # nvidia/audio-flamingo-3-hf: the Qwen2.5-7B decoder (head dim 128), as transformers' conversion script
+        # writes its text_config
+        "7B": {
+            "hidden_size": 3584,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "intermediate_size": 18944,
+            "rope_theta": 1_000_000.0,
+            "rms_norm_eps": 1e-6,
+        },
+    }
+    tiny_module = "headrouter.adapters.audio_flamingo3.tiny"
+    # <sound>*n alone: audio_boundary_offsets stays None

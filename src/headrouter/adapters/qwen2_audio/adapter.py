@@ -49,5 +49,22 @@ class Qwen2AudioAdapter(Qwen2DecoderAdapter):
             )
         return super().build_inputs(processor, wavs, prompts, system_prompt=system_prompt, truncate_audio=True)
 
-    # no built-in benchmark model (family stays unset): benchmark a checkpoint with --model
+    # benchmarking: shared with Audio Flamingo 3 in Qwen2DecoderAdapter
+    family = "qwen2_audio"
     title = "Qwen2-Audio"
+    published_shapes = {
+        # Qwen2-Audio-7B and -7B-Instruct: config.json's sparse text_config (intermediate 11008, rope theta 10000,
+        # rms eps 1e-5) over Qwen2Config's defaults (hidden 4096, 32 layers, 32 query and 32 KV heads: head dim 128)
+        "7B": {
+            "hidden_size": 4096,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 32,
+            "intermediate_size": 11008,
+            "rope_theta": 10_000.0,
+            "rms_norm_eps": 1e-5,
+        },
+    }
+    tiny_module = "headrouter.adapters.qwen2_audio.tiny"
+    # <|audio_bos|> <|AUDIO|>*n <|audio_eos|>: the boundaries follow the placeholder (151646-151648; tiny 250-252)
+    audio_boundary_offsets = (1, 2)
