@@ -1,4 +1,5 @@
-"""Voxtral: the adapter, loading a checkpoint, and tiny random-weight models for tests."""
+"""Voxtral: the adapter, loading a checkpoint and its processor, the inputs it builds through mistral-common's
+tokenizer, and tiny random-weight models for tests."""
 
 from headrouter.adapters.voxtral.adapter import VoxtralAdapter
 

@@ -14,8 +14,14 @@ modeling code here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
 from headrouter.adapters.qwen2_decoder import Qwen2DecoderAdapter
 from headrouter.adapters.rotary import rotary_query_key
+from headrouter.adapters.voxtral import inputs
 
 
 class VoxtralAdapter(Qwen2DecoderAdapter):
@@ -27,6 +33,49 @@ class VoxtralAdapter(Qwen2DecoderAdapter):
         from transformers.models.llama.modeling_llama import rotate_half
 
         return rotary_query_key(attention, hidden_states, position_embeddings, query_index, rotate_half)
+
+    @classmethod
+    def load_processor(cls, path: str | Path):
+        """``VoxtralProcessor`` of a local checkpoint, with mistral-common's tokenizer (from its ``tekken.json``):
+        ``ImportError`` naming the package without it, ``ValueError`` if the checkpoint has no tekken tokenizer
+        (transformers would fall back to a tokenizer that writes no audio placeholders)."""
+        from transformers import VoxtralProcessor
+        from transformers.utils import is_mistral_common_available
+
+        if not is_mistral_common_available():
+            raise ImportError(
+                "Voxtral's processor tokenizes with the mistral-common package (MistralCommonBackend, which writes "
+                "the audio placeholders), which is not installed: pip install 'mistral-common[audio]>=1.11.5'"
+            )
+        processor = VoxtralProcessor.from_pretrained(str(path), local_files_only=True)
+        if type(processor.tokenizer).__name__ != "MistralCommonBackend":
+            raise ValueError(
+                f"{path}: no mistral-common tokenizer (tekken.json) found; Voxtral's processor needs one to lay out "
+                f"the audio placeholders (got {type(processor.tokenizer).__name__})"
+            )
+        return processor
+
+    def build_inputs(
+        self,
+        processor,
+        wavs: Sequence[np.ndarray],
+        prompts: Sequence[str],
+        *,
+        system_prompt: str | None = None,
+        truncate_audio: bool = False,
+    ):
+        """Through ``VoxtralProcessor.apply_chat_template`` (its ``__call__`` takes no audio): see
+        :func:`headrouter.adapters.voxtral.inputs.build_inputs`. Clips of any length are heard whole, in 30 s chunks,
+        unless ``truncate_audio``, which hears each clip's first chunk."""
+        return inputs.build_inputs(
+            processor,
+            wavs,
+            prompts,
+            sampling_rate=self.sampling_rate(processor),
+            chunk_frames=2 * int(self.model.config.audio_config.max_source_positions),
+            system_prompt=system_prompt,
+            truncate_audio=truncate_audio,
+        )
 
     # no built-in benchmark model yet (family stays unset): benchmark a checkpoint with --model
     title = "Voxtral"

@@ -5,9 +5,20 @@ laid out as ``VoxtralProcessor`` lays them out with mistral-common's tokenizer: 
 number of chunks (the tiny tower's chunk is 4 s, the released checkpoints' 30 s), its features extracted from the
 whole padded clip and cut into one ``input_features`` row per chunk, and ``[BEGIN_AUDIO]`` then one ``[AUDIO]`` per
 audio token (``chunks * 50`` here, ``chunks * 375`` for the released checkpoints) in the text.
+
+The tokenizer is a tekken file (mistral-common's format) written by :func:`tiny_tekken`: Voxtral's control tokens at
+their released ids (``<s>`` 1, ``</s>`` 2, ``[INST]`` 3, ``[/INST]`` 4, ``<pad>`` 11, ``[AUDIO]`` 24,
+``[BEGIN_AUDIO]`` 25, ``[TRANSCRIBE]`` 34) among 40 control ids, then one token per byte (no merges): 296 ids.
+:func:`tiny_processor` needs the ``mistral-common`` package (in the test extra); nothing else here does.
 """
 
 from __future__ import annotations
+
+import base64
+import functools
+import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from transformers import BatchFeature, VoxtralConfig, VoxtralForConditionalGeneration, WhisperFeatureExtractor
@@ -42,6 +53,8 @@ __all__ = [
     "encode",
     "tiny_config",
     "tiny_model",
+    "tiny_processor",
+    "tiny_tekken",
     "tone",
 ]
 
@@ -153,3 +166,58 @@ def encode(prompts: list[Prompt], padding_side: str = "left") -> BatchFeature:
         data["input_features"] = np.concatenate(chunks)
     input_ids, attention_mask = padded_ids(rows, PAD_TOKEN, padding_side)
     return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, **data}, tensor_type="pt")
+
+
+def tiny_tekken() -> dict:
+    """The tiny tokenizer as mistral-common's tekken JSON (tokenizer version v7, the first with audio): 40 control
+    tokens (Voxtral's at their released ids, the rest ``<SPECIAL_i>``), 256 byte tokens, and the audio config of the
+    tiny tower (16 kHz, 12.5 audio tokens per second, 128 mel bins, hop 160, padded to 4 s chunks)."""
+    names = {
+        0: "<unk>", BOS: "<s>", EOS: "</s>", INST: "[INST]", END_INST: "[/INST]", 5: "[AVAILABLE_TOOLS]",
+        6: "[/AVAILABLE_TOOLS]", 7: "[TOOL_RESULTS]", 8: "[/TOOL_RESULTS]", 9: "[TOOL_CALLS]", 10: "[IMG]",
+        PAD_TOKEN: "<pad>", 12: "[IMG_BREAK]", 13: "[IMG_END]", 14: "[PREFIX]", 15: "[MIDDLE]", 16: "[SUFFIX]",
+        17: "[SYSTEM_PROMPT]", 18: "[/SYSTEM_PROMPT]", 19: "[TOOL_CONTENT]", 20: "[ARGS]", 21: "[CALL_ID]",
+        AUDIO_TOKEN: "[AUDIO]", BEGIN_AUDIO: "[BEGIN_AUDIO]", TRANSCRIBE: "[TRANSCRIBE]",
+    }  # fmt: skip
+    return {
+        "config": {
+            "pattern": r"\s+|\S+",
+            "num_vocab_tokens": 256,
+            "default_vocab_size": VOCAB_SIZE,
+            "default_num_special_tokens": NUM_CONTROL,
+            "version": "v7",
+        },
+        "vocab": [
+            {"rank": b, "token_bytes": base64.b64encode(bytes([b])).decode(), "token_str": None} for b in range(256)
+        ],
+        "special_tokens": [
+            {"rank": i, "token_str": names.get(i, f"<SPECIAL_{i}>"), "is_control": True} for i in range(NUM_CONTROL)
+        ],
+        "audio": {
+            "sampling_rate": SAMPLE_RATE,
+            "frame_rate": AUDIO_TOKENS_PER_SECOND,
+            "audio_encoding_config": {"num_mel_bins": 128, "hop_length": HOP_LENGTH, "window_size": 400},
+            "chunk_length_s": CHUNK_SAMPLES / SAMPLE_RATE,
+        },
+    }
+
+
+@functools.cache
+def _tekken_file() -> Path:
+    """:func:`tiny_tekken` written once per process to a temporary directory: mistral-common reads its tokenizer
+    from a file, and ``save_pretrained`` copies that file."""
+    path = Path(tempfile.mkdtemp(prefix="headrouter-voxtral-")) / "tekken.json"
+    path.write_text(json.dumps(tiny_tekken()))
+    return path
+
+
+def tiny_processor():
+    """A real ``VoxtralProcessor`` for the tiny models: ``MistralCommonBackend`` over :func:`tiny_tekken` and Whisper
+    features at 128 mel bins over the tiny tower's 4 s chunk. Needs the ``mistral-common`` package."""
+    from transformers import VoxtralProcessor
+    from transformers.tokenization_mistral_common import MistralCommonBackend
+
+    extractor = WhisperFeatureExtractor(
+        feature_size=128, sampling_rate=SAMPLE_RATE, chunk_length=CHUNK_SAMPLES // SAMPLE_RATE
+    )
+    return VoxtralProcessor(feature_extractor=extractor, tokenizer=MistralCommonBackend(tokenizer_path=_tekken_file()))
