@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,9 +11,10 @@ import pytest
 import torch
 from transformers import VoxtralConfig, VoxtralForConditionalGeneration
 
-from headrouter import adapters
+from headrouter import adapters, bench
 from headrouter.adapters import VoxtralAdapter, adapter_for
 from headrouter.adapters.voxtral import tiny
+from headrouter.bench import flops
 from headrouter.testing import assert_pruned_equals_masked, proofs
 
 CLIPS = [tiny.tone(9.0, 440.0, seed=1), tiny.tone(1.2, 300.0, seed=2)]
@@ -123,3 +125,94 @@ def test_transcription_requests_are_pruned_exactly(model, processor):
     assert adapter_for(model).audio_mask(inputs["input_ids"]).sum().item() == 150
     assert proofs.forward_logits(model, inputs).shape[1] == len(ids)
     assert_pruned_equals_masked(model, inputs, "random", keep_ratio=0.4, prune_layer=2, steps=4)
+
+
+# ---------------------------------------------------------------------- the benchmarking section
+
+# Voxtral-Small-24B-2507's config.json as far as it sets the decoder and the placeholder (as a verified duplicate of
+# the repository on the hub quotes it); Voxtral-Mini-3B-2507's is transformers' default VoxtralConfig
+SMALL_CONFIG = {
+    "architectures": ["VoxtralForConditionalGeneration"], "model_type": "voxtral", "audio_token_id": 24,
+    "text_config": {
+        "model_type": "llama", "head_dim": 128, "hidden_size": 5120, "intermediate_size": 32768,
+        "max_position_embeddings": 131072, "num_attention_heads": 32, "num_hidden_layers": 40,
+        "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 100000000.0, "vocab_size": 131072,
+    },
+}  # fmt: skip
+
+
+def published(shape: str, layers: int | None = None) -> flops.DecoderShape:
+    w = VoxtralAdapter.published_shapes[shape]
+    return flops.DecoderShape(
+        w["hidden_size"], w["num_attention_heads"], w["num_key_value_heads"], w["head_dim"], w["intermediate_size"],
+        layers or w["num_hidden_layers"],
+    )  # fmt: skip
+
+
+def test_random_models_have_the_published_widths():
+    assert list(VoxtralAdapter.published_shapes) == ["3B", "24B"]  # the first is the benchmark's default
+    assert bench.family_adapter("voxtral") is VoxtralAdapter
+    assert published("3B") == flops.DecoderShape(3072, 32, 8, 128, 8192, 30)
+    assert published("24B") == flops.DecoderShape(5120, 32, 8, 128, 32768, 40)
+    for shape, widths in VoxtralAdapter.published_shapes.items():
+        with torch.device("meta"):  # the widths, not the weights
+            built = VoxtralAdapter.random_model(shape, num_layers=3, dtype=torch.bfloat16)
+        adapter = adapter_for(built)
+        assert flops.DecoderShape.from_config(adapter.text_config) == published(shape, 3)
+        assert adapter.text_config.rope_parameters["rope_theta"] == widths["rope_theta"] == 1e8
+        assert adapter.text_config.vocab_size == tiny.VOCAB_SIZE and adapter.forward_module.dtype == torch.bfloat16
+        assert not adapter.forward_module.training
+    with pytest.raises(ValueError, match="no published shape '1B'; known: 3B, 24B"):
+        VoxtralAdapter.random_model("1B", num_layers=2)
+    with pytest.raises(ValueError, match="num_layers must be an int >= 1"):
+        VoxtralAdapter.random_model("3B", num_layers=0)
+
+
+@pytest.mark.parametrize(
+    "shape, config", [("3B", VoxtralConfig(audio_token_id=24).to_dict()), ("24B", SMALL_CONFIG)], ids=["3B", "24B"]
+)
+def test_the_released_configs_build_the_published_shapes(shape, config, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with torch.device("meta"):
+        built = VoxtralAdapter.random_model_from_config(path)
+    adapter = adapter_for(built)
+    assert flops.DecoderShape.from_config(adapter.text_config) == published(shape)
+    assert adapter.text_config.rope_parameters["rope_theta"] == 1e8 and adapter.audio_token_id == 24
+    # the released vocabularies start with 1000 control ids; a random model writes none of them but </s>
+    assert adapter.special_token_ids() == [i for i in range(1000) if i != 2]
+    ids = adapter.placeholder_prompt(5, text_before=3, text_after=3)["input_ids"][0].tolist()
+    assert ids[3:9] == [25] + [24] * 5 and min(ids[:3] + ids[9:]) >= 1000
+
+
+def test_placeholder_prompt_lays_out_one_clip_as_the_processor_does(model, processor):
+    adapter = adapter_for(model)
+    assert adapter.special_token_ids() == sorted(tiny.SPECIAL_TOKENS)
+    prompt = adapter.placeholder_prompt(25, text_before=4, text_after=6, seed=3)
+    ids = prompt["input_ids"][0].tolist()
+    assert torch.equal(prompt["attention_mask"], torch.ones(1, 4 + 1 + 25 + 6, dtype=torch.long))
+    assert ids[4:30] == [tiny.BEGIN_AUDIO] + [tiny.AUDIO_TOKEN] * 25  # [BEGIN_AUDIO], placeholders, no end token
+    assert min(ids[:4] + ids[30:]) >= tiny.FIRST_BYTE  # text: never a control id
+    # the processor's own layout around a clip: [BEGIN_AUDIO] before the placeholders, the prompt's text after
+    row = adapter.build_inputs(processor, [tiny.tone(1.0)], ["Which note?"])["input_ids"][0].tolist()
+    first, last = row.index(tiny.AUDIO_TOKEN), len(row) - row[::-1].index(tiny.AUDIO_TOKEN) - 1
+    assert row[first - 1] == tiny.BEGIN_AUDIO and row[last + 1] >= tiny.FIRST_BYTE
+    assert adapter.placeholder_prompt(25, text_before=4, text_after=6, seed=3)["input_ids"][0].tolist() == ids
+    assert adapter.placeholder_prompt(25, text_before=4, text_after=6, seed=4)["input_ids"][0].tolist() != ids
+    with pytest.raises(ValueError, match="audio_tokens >= 1"):
+        adapter.placeholder_prompt(0, text_before=4, text_after=6)
+
+
+def test_bench_runs_on_the_family(tmp_path):
+    path = tmp_path / "config.json"
+    tiny.tiny_config(num_layers=4).to_json_file(path)
+    settings = bench.BenchSettings(
+        family="voxtral", config_path=str(path), lengths=(20,), keep_ratios=(1.0, 0.5), methods=("fastv",), runs=1,
+        decode_tokens=2, progress=False,
+    )  # fmt: skip
+    results = bench.run_benchmark(settings)
+    assert results["model"]["family"] == "voxtral"
+    cells = {(c["method"], c["keep_ratio"]): c for c in results["cells"]}
+    assert set(cells) == {("none", None), ("fastv", 1.0), ("fastv", 0.5)}
+    assert cells["fastv", 0.5]["audio_tokens_after"] == 10 < cells["fastv", 1.0]["audio_tokens_after"] == 20
+    assert all(c["tokens_before"] == bench.TEXT_BEFORE + 1 + 20 + bench.TEXT_AFTER for c in cells.values())

@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from headrouter.adapters.qwen2_decoder import Qwen2DecoderAdapter
 from headrouter.adapters.rotary import rotary_query_key
-from headrouter.adapters.voxtral import inputs
+from headrouter.adapters.voxtral import bench, inputs
 
 
 class VoxtralAdapter(Qwen2DecoderAdapter):
@@ -77,5 +79,19 @@ class VoxtralAdapter(Qwen2DecoderAdapter):
             truncate_audio=truncate_audio,
         )
 
-    # no built-in benchmark model yet (family stays unset): benchmark a checkpoint with --model
+    # benchmarking: the code lives in .bench
+    family = "voxtral"
     title = "Voxtral"
+    published_shapes = bench.PUBLISHED_SHAPES
+
+    @classmethod
+    def random_model(cls, shape, num_layers, *, dtype=torch.float32, attn_implementation="sdpa") -> nn.Module:
+        return bench.random_model(shape, num_layers, dtype=dtype, attn_implementation=attn_implementation)
+
+    def placeholder_prompt(self, audio_tokens, *, text_before, text_after, seed=0):
+        return bench.placeholder_prompt(
+            self.model, audio_tokens, text_before=text_before, text_after=text_after, seed=seed
+        )
+
+    def special_token_ids(self) -> list[int]:
+        return bench.special_token_ids(self.model)
