@@ -29,8 +29,8 @@ PUBLISHED_SHAPES: dict[str, dict] = {
         "mrope_section": [24, 20, 20],
     },
 }
-"""The thinker decoder of the released Qwen3-Omni-30B-A3B checkpoints (Instruct, Thinking, Captioner): every layer a
-mixture of 128 experts, 8 per token; ``intermediate_size`` is the dense MLP width no layer uses."""
+"""The thinker decoder of Qwen3-Omni-30B-A3B-Instruct's config: every layer a mixture of 128 experts, 8 per token;
+``intermediate_size`` is the dense MLP width no layer uses."""
 
 BENCH_VOCAB_SIZE = 256
 """The built-in model's vocabulary: the tiny tokenizer's, so the LM head costs next to nothing."""
