@@ -106,6 +106,9 @@ def test_the_processor_round_trips_through_a_checkpoint(model, processor, tmp_pa
     again, inputs = (adapter_for(model).build_inputs(p, CLIPS, PROMPTS) for p in (loaded, processor))
     for key in ("input_ids", "attention_mask", "input_features"):
         assert torch.equal(again[key], inputs[key]), key
+    alone = tmp_path / "processor"  # without the model's config.json, transformers alone would pick a plain tokenizer
+    processor.save_pretrained(alone)
+    assert type(VoxtralAdapter.load_processor(alone).tokenizer).__name__ == "MistralCommonBackend"
 
 
 def test_loading_a_processor_without_mistral_common_names_the_package(monkeypatch, tmp_path):

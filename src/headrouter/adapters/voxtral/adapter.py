@@ -38,9 +38,9 @@ class VoxtralAdapter(Qwen2DecoderAdapter):
 
     @classmethod
     def load_processor(cls, path: str | Path):
-        """``VoxtralProcessor`` of a local checkpoint, with mistral-common's tokenizer (from its ``tekken.json``):
-        ``ImportError`` naming the package without it, ``ValueError`` if the checkpoint has no tekken tokenizer
-        (transformers would fall back to a tokenizer that writes no audio placeholders)."""
+        """``VoxtralProcessor`` of a local checkpoint, with mistral-common's tokenizer from its ``tekken.json``
+        (asked for explicitly: without it transformers would fall back to a tokenizer that writes no audio
+        placeholders); ``ImportError`` naming the package without mistral-common."""
         from transformers import VoxtralProcessor
         from transformers.utils import is_mistral_common_available
 
@@ -49,13 +49,7 @@ class VoxtralAdapter(Qwen2DecoderAdapter):
                 "Voxtral's processor tokenizes with the mistral-common package (MistralCommonBackend, which writes "
                 "the audio placeholders), which is not installed: pip install 'mistral-common[audio]>=1.11.5'"
             )
-        processor = VoxtralProcessor.from_pretrained(str(path), local_files_only=True)
-        if type(processor.tokenizer).__name__ != "MistralCommonBackend":
-            raise ValueError(
-                f"{path}: no mistral-common tokenizer (tekken.json) found; Voxtral's processor needs one to lay out "
-                f"the audio placeholders (got {type(processor.tokenizer).__name__})"
-            )
-        return processor
+        return VoxtralProcessor.from_pretrained(str(path), local_files_only=True, mistral_format=True)
 
     def build_inputs(
         self,
