@@ -3,6 +3,7 @@ summaries recomputed by hand, and the scoring rules by hand."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -85,6 +86,7 @@ SETTINGS = 1 + len(METHODS) * len(KEEP)
 ROW_KEYS = {
     "task",
     "task_type",
+    "domain",
     "method",
     "keep_ratio",
     "items",
@@ -108,11 +110,14 @@ def test_schema_and_counts(results):
     assert len(results["predictions"]) == 9 * SETTINGS
     assert len(results["tasks"]) == 3 * SETTINGS  # pitch, digits, word
     assert len(results["families"]) == 2 * SETTINGS  # acoustic, semantic
+    assert results["domains"] == []  # the synthetic items name no domain
     assert len(results["overall"]) == SETTINGS
     for row in results["tasks"]:
         assert set(row) == ROW_KEYS | {"metric", "accuracy", "wer"}
     for row in results["families"] + results["overall"]:
         assert set(row) == ROW_KEYS
+    for row in results["predictions"]:
+        assert row["extra"] == {} and row["reading"] is None and row["domain"] is None
     assert sum(r["items"] for r in results["tasks"] if r["method"] == UNPRUNED) == 9
     assert [r["items"] for r in results["overall"]] == [9] * SETTINGS
     assert {r["metric"] for r in results["tasks"]} == {"accuracy", "wer"}
@@ -200,6 +205,25 @@ def test_batches_answer_as_one_by_one(standin, results):
     for row in out["predictions"]:
         ref = alone[row["id"], row["method"], row["keep_ratio"]]
         assert (row["prediction"], row["audio_tokens_after"]) == (ref["prediction"], ref["audio_tokens_after"])
+
+
+def test_an_items_own_answer_length_and_extra_fields(standin):
+    """An item's max_new_tokens cuts its answer where generating with that limit stops, also in a batch with items of
+    other lengths; its extra fields and domain come back in its prediction rows."""
+    items = load_items(standin["root"] / "items.jsonl")[:3]
+    alone = {
+        n: evaluate(standin["model"], standin["processor"], items, [], max_new_tokens=n, progress=False) for n in (1, 3)
+    }
+    own = [
+        dataclasses.replace(item, max_new_tokens=n, extra={"n": n}, domain="music")
+        for item, n in zip(items, (1, 3, 1), strict=True)
+    ]
+    out = evaluate(standin["model"], standin["processor"], own, [], batch_size=3, max_new_tokens=2, progress=False)
+    for row, n in zip(out["predictions"], (1, 3, 1), strict=True):
+        assert row["prediction"] == next(r["prediction"] for r in alone[n]["predictions"] if r["id"] == row["id"])
+        assert row["extra"] == {"n": n} and row["domain"] == "music"
+    assert len(alone[3]["predictions"][1]["prediction"]) > len(alone[1]["predictions"][1]["prediction"])
+    assert [r["domain"] for r in out["domains"]] == ["music"]
 
 
 def test_full_model_generates_through_its_thinker(standin, caplog):

@@ -24,6 +24,10 @@ Figures, per task, per task family (``task_type``) and overall, per setting:
 
 Each prediction row keeps the per-item ``details`` its method reports (``ScoringMethod.reports``: the task mixture,
 DART's pivots). No method is treated by name: a method declares whether it uses a head table and what it reports.
+It also keeps the item's ``domain`` and ``extra`` fields and, for an item scored by a benchmark's rule, the answer the
+rule read out of the prediction (``reading``). An item's own ``max_new_tokens`` (a benchmark's answer length) replaces
+the run's for that item; a batch generates to its longest item's limit and each answer is cut to its own (greedy
+tokens do not depend on later ones, so this is the answer the item's limit gives).
 
 Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.evaluation.report` format the results.
 """
@@ -50,7 +54,7 @@ from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
 from headrouter.evaluation.summary import UNPRUNED, Setting, summarize
-from headrouter.evaluation.tasks.items import Item, format_prompt, read_items, score
+from headrouter.evaluation.tasks.items import Item, format_prompt, judge, read_items
 from headrouter.machine import machine_info
 from headrouter.methods import ScoringMethod, available_methods, get_method
 from headrouter.methods.headrouter.table import HeadTable
@@ -63,10 +67,11 @@ DEFAULT_MAX_NEW_TOKENS = 16
 
 
 def item_score(item: Item, prediction: str) -> tuple[float, float]:
-    """``(score, raw)``: ``raw`` is :func:`~.tasks.items.score` (WER for ``wer`` items); ``score`` is the
-    higher-is-better value in [0, 1] that is averaged and compared: ``raw`` itself, or ``max(0, 1 - WER)``."""
-    raw = float(score(item, prediction))
-    return (max(0.0, 1.0 - raw) if item.metric == "wer" else raw), raw
+    """``(score, raw)`` of :func:`~.tasks.items.judge`: ``raw`` is :func:`~.tasks.items.score` (WER for ``wer``
+    items); ``score`` is the higher-is-better value that is averaged and compared: ``raw`` itself, or
+    ``max(0, 1 - WER)``, or a benchmark rule's own."""
+    value, raw, _ = judge(item, prediction)
+    return value, raw
 
 
 def load_items(path: str | Path, limit: int | None = None) -> list[Item]:
@@ -130,8 +135,8 @@ def evaluate(
     itself is ``settings["table"]`` (its metadata). An item whose audio cannot be loaded or processed, or is too
     short to make a single audio token, is logged by path with the reason and skipped. Returns a dict: ``schema``,
     ``settings``, ``counts`` (``items``, ``evaluated``, ``skipped``), ``skipped`` (id, audio, error),
-    ``tasks``/``families``/``overall`` (summary rows, see :func:`summarize`) and ``predictions`` (one row per item and
-    setting).
+    ``tasks``/``domains``/``families``/``overall`` (summary rows, see :func:`summarize`) and ``predictions`` (one row
+    per item and setting). ``max_new_tokens`` is the answer length of items that name none.
     """
     items, methods, keep_ratios = list(items), _names(methods), _ratios(keep_ratios)
     _check_arguments(items, methods, keep_ratios, max_new_tokens, batch_size)
@@ -190,7 +195,7 @@ def evaluate(
 
     position = {item.id: i for i, item in enumerate(items)}
     rank = {s: i for i, s in enumerate(settings)}
-    predictions.sort(key=lambda r: (position[r["id"]], rank[Setting(r["method"], r["keep_ratio"])]))
+    predictions.sort(key=lambda r: (position[r["id"]], rank[_setting(r)]))
     summary = summarize(predictions, settings)
     return {
         "schema": SCHEMA,
@@ -215,6 +220,10 @@ def evaluate(
         **summary,
         "predictions": predictions,
     }
+
+
+def _setting(row: dict) -> Setting:
+    return Setting(row["method"], row["keep_ratio"])
 
 
 def _names(methods: Iterable[str]) -> list[str]:
@@ -318,35 +327,41 @@ class _Runner:
 
     def answer(self, batch: _Batch, setting: Setting, max_new_tokens: int | None = None) -> list[dict]:
         """Generate for one batch in one setting: one prediction row per item."""
-        kwargs = self.generation if max_new_tokens is None else {**self.generation, "max_new_tokens": max_new_tokens}
+        default = self.generation["max_new_tokens"]
+        limits = [max_new_tokens or item.max_new_tokens or default for item in batch.items]
+        kwargs = {**self.generation, "max_new_tokens": max(limits)}
         length = batch.inputs["input_ids"].shape[1]
         self.clock.reset()
         with self._setting(setting) as router, torch.inference_mode():
             out = self.generator.generate(**batch.inputs, **kwargs)
             records = list(router.records) if router is not None else None
-        texts = self.processor.batch_decode(out[:, length:], skip_special_tokens=True)
+        new = out[:, length:]
+        texts = self.processor.batch_decode([new[b, :n] for b, n in enumerate(limits)], skip_special_tokens=True)
         ms = (self.clock.seconds or 0.0) * 1e3 / len(batch.items)
         rows = []
         for b, (item, text) in enumerate(zip(batch.items, texts, strict=True)):
             prediction = text.strip()
-            value, raw = item_score(item, prediction)
+            value, raw, reading = judge(item, prediction)
             before = batch.audio_tokens[b]
             rows.append(
                 {
                     "id": item.id,
                     "task": item.task,
                     "task_type": item.task_type,
+                    "domain": item.domain,
                     "metric": item.metric,
                     "method": setting.method,
                     "keep_ratio": setting.keep_ratio,
                     "prediction": prediction,
                     "answer": item.answer,
+                    "reading": reading,
                     "score": value,
                     "raw": raw,
                     "audio_tokens_before": before,
                     "audio_tokens_after": records[b].audio_tokens_after if records is not None else before,
                     "prefill_ms": ms,
                     "details": records[b].details if records is not None else {},
+                    "extra": item.extra,
                 }
             )
         return rows

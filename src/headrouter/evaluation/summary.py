@@ -1,10 +1,22 @@
-"""Summary rows of an evaluation: per task, per task family and overall, the score of every setting, its percent of
-the unpruned score, audio tokens, prefill time and routing share (see :mod:`headrouter.evaluation.runner`)."""
+"""Summary rows of an evaluation: per task, per domain (speech, sound, music), per task family and overall, the score
+of every setting, its percent of the unpruned score, audio tokens, prefill time and routing share (see
+:mod:`headrouter.evaluation.runner`).
+
+A task's score is the mean of its items' scores, or, for a task whose items a benchmark rule scores, the rule's own
+task metric (e.g. AudioMarathon's macro F1, :mod:`headrouter.evaluation.benchmarks.scoring`). A domain's, a family's
+and the overall score are the mean of their tasks' scores.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from headrouter.evaluation.benchmarks.scoring import Rule, get_rule
+from headrouter.evaluation.tasks.items import METRICS
+
+DOMAINS = ("speech", "sound", "music")
+"""The report's domain columns, in this order (other domains follow, sorted)."""
 
 UNPRUNED = "none"
 """The method name of the unpruned setting in results (its keep ratio is None)."""
@@ -19,31 +31,44 @@ class Setting:
 
 
 def summarize(predictions: Sequence[dict], settings: Sequence[Setting]) -> dict:
-    """Summary rows from prediction rows: ``{"tasks": [...], "families": [...], "overall": [...]}``.
+    """Summary rows from prediction rows: ``{"tasks": [...], "domains": [...], "families": [...], "overall": [...]}``.
 
-    Every row has ``task``, ``task_type`` (None where it spans several), ``method``, ``keep_ratio``, ``items``,
-    ``tasks`` (how many tasks it averages), ``score``, ``percent_of_unpruned``, ``audio_tokens_before``,
+    Every row has ``task``, ``task_type`` and ``domain`` (None where it spans several), ``method``, ``keep_ratio``,
+    ``items``, ``tasks`` (how many tasks it averages), ``score``, ``percent_of_unpruned``, ``audio_tokens_before``,
     ``audio_tokens_after``, ``prefill_ms``, ``prefill_vs_unpruned`` and ``routed_to_own_type``; task rows also
-    ``metric`` (``accuracy``, ``wer`` or ``mixed``), ``accuracy`` (mean over choice/exact items) and ``wer`` (mean
-    over wer items).
+    ``metric`` (``accuracy``, ``wer`` or ``mixed``, or a benchmark rule's task metric: ``macro_f1``, ``weighted_f1``,
+    ``word_accuracy``), ``accuracy`` (mean over right/wrong items) and ``wer`` (mean over transcription items).
     """
     by_setting: dict[Setting, list[dict]] = {s: [] for s in settings}
     for row in predictions:
         by_setting[Setting(row["method"], row["keep_ratio"])].append(row)
     tasks = sorted({(r["task_type"], r["task"]) for r in predictions})
     families = sorted({family for family, _ in tasks})
+    domain_of: dict[tuple[str, str], set] = {t: set() for t in tasks}
+    for r in predictions:
+        domain_of[(r["task_type"], r["task"])].add(r.get("domain"))
 
     task_rows = []
     for family, task in tasks:
+        domain = next(iter(domain_of[family, task])) if len(domain_of[family, task]) == 1 else None
         for setting in settings:
             rows = [r for r in by_setting[setting] if r["task"] == task and r["task_type"] == family]
-            wer = [r["raw"] for r in rows if r["metric"] == "wer"]
-            acc = [r["raw"] for r in rows if r["metric"] != "wer"]
-            metric = "mixed" if wer and acc else ("wer" if wer else "accuracy")
+            wer = [r["raw"] for r in rows if _is_wer(r["metric"])]
+            acc = [r["raw"] for r in rows if not _is_wer(r["metric"])]
+            rule = _rule_of(rows)
+            if rule is not None:
+                metric = rule.task_metric.kind
+                score = rule.task_metric.combine(
+                    [r["answer"] for r in rows], [r["reading"] for r in rows], [r["score"] for r in rows]
+                )
+            else:
+                metric = "mixed" if wer and acc else ("wer" if wer else "accuracy")
+                score = _mean([r["score"] for r in rows])
             task_rows.append(
                 {
                     "task": task,
                     "task_type": family,
+                    "domain": domain,
                     "method": setting.method,
                     "keep_ratio": setting.keep_ratio,
                     "items": len(rows),
@@ -51,23 +76,47 @@ def summarize(predictions: Sequence[dict], settings: Sequence[Setting]) -> dict:
                     "metric": metric,
                     "accuracy": _mean(acc),
                     "wer": _mean(wer),
-                    "score": _mean([r["score"] for r in rows]),
+                    "score": score,
                     **_costs(rows),
                 }
             )
     _add_relative(task_rows, key=lambda r: (r["task_type"], r["task"]))
 
+    domains = {r["domain"] for r in task_rows if r["domain"] is not None}
+    domain_rows = []
+    for domain in [d for d in DOMAINS if d in domains] + sorted(domains - set(DOMAINS)):
+        scope = {(r["task_type"], r["task"]) for r in task_rows if r["domain"] == domain}
+        domain_rows += _group(task_rows, by_setting, scope, None, domain)
+    _add_relative(domain_rows, key=lambda r: r["domain"])
     family_rows = []
     for family in families:
-        family_rows += _group(task_rows, by_setting, {t for t in tasks if t[0] == family}, family)
+        family_rows += _group(task_rows, by_setting, {t for t in tasks if t[0] == family}, family, None)
     _add_relative(family_rows, key=lambda r: r["task_type"])
-    overall = _group(task_rows, by_setting, set(tasks), None)
+    overall = _group(task_rows, by_setting, set(tasks), None, None)
     _add_relative(overall, key=lambda r: None)
-    return {"tasks": task_rows, "families": family_rows, "overall": overall}
+    return {"tasks": task_rows, "domains": domain_rows, "families": family_rows, "overall": overall}
+
+
+def _is_wer(metric: str) -> bool:
+    """Whether items of ``metric`` are transcriptions (their raw value a word error rate)."""
+    return metric == "wer" if metric in METRICS else get_rule(metric).error_rate is not None
+
+
+def _rule_of(rows: Sequence[dict]) -> Rule | None:
+    """The benchmark rule that scores every one of ``rows``, or None (headrouter's rules, or a mix)."""
+    metrics = {r["metric"] for r in rows}
+    if len(metrics) != 1:
+        return None
+    (metric,) = metrics
+    return None if metric in METRICS else get_rule(metric)
 
 
 def _group(
-    task_rows: list[dict], by_setting: dict[Setting, list[dict]], scope: set[tuple[str, str]], family: str | None
+    task_rows: list[dict],
+    by_setting: dict[Setting, list[dict]],
+    scope: set[tuple[str, str]],
+    family: str | None,
+    domain: str | None,
 ) -> list[dict]:
     """One row per setting over the (family, task) pairs in ``scope``: the mean of their task scores, and the
     per-item means of tokens and prefill time."""
@@ -83,11 +132,12 @@ def _group(
             {
                 "task": None,
                 "task_type": family,
+                "domain": domain,
                 "method": setting.method,
                 "keep_ratio": setting.keep_ratio,
                 "items": len(rows),
                 "tasks": len(parts),
-                "score": _mean([p["score"] for p in parts]),
+                "score": _mean([p["score"] for p in parts if p["score"] is not None]),
                 **_costs(rows),
             }
         )
