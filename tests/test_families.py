@@ -14,12 +14,14 @@ import headrouter
 from headrouter.adapters import (
     AudioFlamingo3Adapter,
     ModelAdapter,
+    Phi4MultimodalAdapter,
     Qwen2AudioAdapter,
     Qwen3OmniMoeAdapter,
     VoxtralAdapter,
     adapter_for,
 )
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
+from headrouter.adapters.phi4_multimodal import tiny as phi4_multimodal
 from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
 from headrouter.adapters.qwen3_omni_moe import tiny as qwen3_omni_moe
 from headrouter.adapters.voxtral import tiny as voxtral
@@ -61,6 +63,9 @@ FAMILIES = [
     # 50 audio tokens per tiny 4 s chunk, each clip padded to whole chunks: 9.0 s -> 3 chunks, 150; 1.2 s + 0.8 s
     # -> one chunk each, 50 + 50
     Family("voxtral", voxtral, VoxtralAdapter, 9.0, [150, 100]),
+    # 12.5 audio tokens per second, ceil(frames / 8) of (samples - 400) // 160 + 1 frames: 3.0 s -> 298 frames, 38;
+    # 1.2 s + 0.8 s -> 118 + 78 frames, 15 + 10
+    Family("phi4_multimodal", phi4_multimodal, Phi4MultimodalAdapter, 3.0, [38, 25]),
 ]
 
 

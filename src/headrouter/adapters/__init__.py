@@ -9,6 +9,7 @@ from torch import nn
 
 from headrouter.adapters.audio_flamingo3.adapter import AudioFlamingo3Adapter
 from headrouter.adapters.base import ModelAdapter
+from headrouter.adapters.phi4_multimodal.adapter import Phi4MultimodalAdapter
 from headrouter.adapters.qwen2_5_omni.adapter import Qwen2_5OmniAdapter
 from headrouter.adapters.qwen2_audio.adapter import Qwen2AudioAdapter
 from headrouter.adapters.qwen3_omni_moe.adapter import Qwen3OmniMoeAdapter
@@ -20,6 +21,7 @@ ADAPTERS: list[type[ModelAdapter]] = [
     AudioFlamingo3Adapter,
     Qwen3OmniMoeAdapter,
     VoxtralAdapter,
+    Phi4MultimodalAdapter,
 ]
 
 
@@ -67,6 +69,7 @@ __all__ = [
     "ADAPTERS",
     "AudioFlamingo3Adapter",
     "ModelAdapter",
+    "Phi4MultimodalAdapter",
     "Qwen2_5OmniAdapter",
     "Qwen2AudioAdapter",
     "Qwen3OmniMoeAdapter",

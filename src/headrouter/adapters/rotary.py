@@ -37,3 +37,14 @@ def rotary_query_key(
 def input_norm_key_projection(layer: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     """A decoder layer's keys before rotary, from its input hidden states: ``self_attn.k_proj(input_layernorm(x))``."""
     return lambda states: layer.self_attn.k_proj(layer.input_layernorm(states))
+
+
+def partial_rotary(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotate_half: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """Partial rotary (Phi-3 and Phi-4's ``partial_rotary_factor``): the first ``cos.shape[-1]`` channels of ``x``
+    rotated as ``x * cos + rotate_half(x) * sin``, the others passed through; ``cos``/``sin`` broadcast against
+    ``x``, and ``rotate_half`` is the family's own."""
+    width = cos.shape[-1]
+    rotated, passed = x[..., :width], x[..., width:]
+    return torch.cat([rotated * cos + rotate_half(rotated) * sin, passed], dim=-1)
