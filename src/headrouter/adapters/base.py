@@ -88,6 +88,45 @@ class ModelAdapter(ABC):
         types = getattr(self.text_config, "layer_types", None)
         return types[index] if types else "full_attention"
 
+    def sliding_window(self, index: int) -> int | None:
+        """How many positions back a query of sliding-window layer ``index`` sees (itself included): a key at position
+        ``p_k`` is visible to a query at ``p_q`` iff ``0 <= p_q - p_k < window``. None for other layers, and for a
+        sliding layer whose config names no window (which the engine refuses)."""
+        if self.layer_type(index) != "sliding_attention":
+            return None
+        window = getattr(self.text_config, "sliding_window", None)
+        return int(window) if window else None
+
+    def kv_sharing_groups(self) -> list[list[int]]:
+        """Groups of decoder layers that attend over the same keys and values: the first layer of each group computes
+        them, the others reuse them (transformers' KV sharing). Pruning between two layers of a group would give the
+        later ones keys of the other length, so the engine refuses a prune layer that splits one. None by default."""
+        return []
+
+    hidden_token_axis: ClassVar[int] = 1
+    """The token axis of the hidden states the decoder layers pass on (``(B, L, D)``: 1); the engine gathers the kept
+    tokens along it at layer K."""
+
+    def layer_states(self, index: int, hidden_states: torch.Tensor) -> torch.Tensor:
+        """``(B, L, D)``: layer ``index``'s input as methods read it (``ScoringContext.hidden_states``) and
+        :meth:`key_projection` takes it, from the hidden states the decoder passes that layer. The hidden states
+        themselves by default; a family whose layers pass on a stack of streams gives the one its attention reads."""
+        return hidden_states
+
+    def gather_layer_arguments(
+        self, index: int, arguments: dict, gather: Callable[[torch.Tensor, int], torch.Tensor]
+    ) -> dict:
+        """Decoder layer ``index``'s keyword arguments (all but the hidden states, positional ones by their names) for
+        the kept tokens only: each per-token tensor replaced by ``gather(tensor, token_axis)``, the rest as they are.
+        By default the rotary ``(cos, sin)`` of ``position_embeddings`` and ``position_ids``, along axis 1; a family
+        whose layers take more per-token inputs adds them. ``gather`` gathers each distinct tensor once per forward."""
+        gathered = dict(arguments)
+        if arguments.get("position_embeddings") is not None:
+            gathered["position_embeddings"] = tuple(gather(t, 1) for t in arguments["position_embeddings"])
+        if arguments.get("position_ids") is not None:
+            gathered["position_ids"] = gather(arguments["position_ids"], 1)
+        return gathered
+
     @property
     @abstractmethod
     def forward_module(self) -> nn.Module:

@@ -1,7 +1,8 @@
 """What a pruned KV cache carries so that it can be continued: kept with the cache itself, not with the router.
 
 After a pruned prefill, layers ``>= K`` of the cache hold only the kept tokens. A later step on that cache needs
-the kept tokens' padding mask and the prefill's input length to build those layers' attention mask. Storing them on
+the kept tokens' padding mask, their original positions (sliding windows count those) and the prefill's input length
+to build those layers' attention masks. Storing them on
 the cache object (not on the router) means any number of pruned caches can be continued in any order, their deep
 copies too (transformers' prefix-caching pattern), and a cache survives re-wrapping the model.
 
@@ -31,6 +32,9 @@ class PrunedCacheState:
     """Tokens in the prefill's input (the length of the unpruned layers' cache after prefill)."""
     prune_layer: int
     """K: layers ``>= K`` of the cache hold only the kept tokens."""
+    positions: torch.Tensor
+    """``(B, L')`` long: each slot's position in the prefill's input (the token's original position). A token that
+    arrives later sits at ``input_length + t`` in the original layout, ``t`` counting from the first such token."""
     open: bool = False
     """True while a forward that headrouter prepared runs on this cache."""
 

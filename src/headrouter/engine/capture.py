@@ -51,15 +51,19 @@ def attention_rows(
     query_index: torch.Tensor,
     key_mask: torch.Tensor,
     scaling: float,
+    window: int | None = None,
 ) -> torch.Tensor:
     """Softmax attention ``(B, H, Q, L)`` in float32 of queries ``(B, H, Q, d)`` at positions ``query_index``
-    over keys ``(B, H_kv, L, d)``, causal and restricted to ``key_mask`` ``(B, L)``; as eager attention computes
-    them (grouped key heads are shared by ``H / H_kv`` query heads)."""
+    over keys ``(B, H_kv, L, d)``, causal and restricted to ``key_mask`` ``(B, L)`` (and, for a sliding-window
+    layer, to the ``window`` positions up to each query); as eager attention computes them (grouped key heads are
+    shared by ``H / H_kv`` query heads)."""
     batch, heads, n_query, dim = query.shape
     kv_heads, seq = key.shape[1], key.shape[2]
     grouped = query.reshape(batch, kv_heads, heads // kv_heads * n_query, dim)
     logits = torch.matmul(grouped, key.transpose(-1, -2)).view(batch, heads, n_query, seq) * scaling
     positions = torch.arange(seq, device=query.device)
     allowed = key_mask[:, None, :] & (positions[None, None, :] <= query_index[:, :, None])
+    if window is not None:
+        allowed &= positions[None, None, :] > query_index[:, :, None] - window
     logits = logits.float().masked_fill(~allowed[:, None], torch.finfo(torch.float32).min)
     return logits.softmax(dim=-1)

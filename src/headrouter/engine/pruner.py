@@ -7,9 +7,10 @@ The patch surface is a handful of PyTorch forward pre-hooks, all removed by :met
 - on the model's entry module (sees ``input_ids`` and the padding mask once per forward): find audio
   tokens at prefill, or extend the pruned layers' padding mask on a later step of a pruned cache;
 - on layer K-1's attention (prefill only, and only if the method asks): capture attention rows;
-- on layer K: score, select and gather once per prefill, and record on the cache what continuing it needs
-  (:mod:`headrouter.engine.cache`); build the pruned layers' mask once per step;
-- on every layer >= K: hand it the pruned mask, rotary embeddings and positions.
+- on layer K: score, select and gather the hidden states once per prefill, and record on the cache what continuing
+  it needs (:mod:`headrouter.engine.cache`); build the pruned layers' masks once per step, one per attention kind;
+- on every layer >= K: hand it the mask of its kind and, at prefill, its per-token inputs for the kept tokens (rotary
+  embeddings, positions, what else the adapter names), each distinct tensor gathered once.
 
 Nothing else about the model changes: not its attention implementation, config or weights.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import nn
@@ -28,7 +30,12 @@ from headrouter.config import PruningConfig
 from headrouter.engine.cache import PrunedCacheState, cache_argument, mark_pruned, pruned_state, unmark
 from headrouter.engine.capture import attention_rows, last_positions, query_positions
 from headrouter.engine.selection import check_keep_mask, keep_counts, pack_layout
-from headrouter.engine.surgery import gather_layer_inputs, pruned_attention_mask
+from headrouter.engine.surgery import (
+    TokenGather,
+    check_sliding_window_support,
+    keyword_call,
+    pruned_attention_mask,
+)
 from headrouter.methods import ScoringContext, ScoringMethod, get_method
 
 logger = logging.getLogger("headrouter")
@@ -61,13 +68,15 @@ class _Pass:
     prefill: bool
     padding_mask: torch.Tensor  # (B, L) bool for prefill; (B, kv_len) of the pruned layers for a step
     cache_state: PrunedCacheState | None = None  # the pruned cache this forward continues or creates
+    positions: torch.Tensor | None = None  # a step: (B, kv_len) original position of each slot of the pruned layers
     audio_mask: torch.Tensor | None = None
     prunable: torch.Tensor | None = None  # audio tokens the method may drop: all but a row's last real token
     query_index: torch.Tensor | None = None
     query_mask: torch.Tensor | None = None
     attention: torch.Tensor | None = None
     scoring_seconds: float = 0.0
-    layer_kwargs: dict = field(default_factory=dict)
+    gather: TokenGather | None = None  # prefill: the kept tokens of each pruned layer's per-token inputs
+    masks: dict = field(default_factory=dict)  # the pruned layers' attention mask, by attention kind
 
 
 class Pruner:
@@ -76,16 +85,7 @@ class Pruner:
     def __init__(self, model: nn.Module, config: PruningConfig, method: ScoringMethod | None = None) -> None:
         self.adapter: ModelAdapter = adapter_for(model)
         config.check_layers(self.adapter.num_layers)
-        sliding = [
-            i
-            for i in range(config.prune_layer, self.adapter.num_layers)
-            if self.adapter.layer_type(i) != "full_attention"
-        ]
-        if sliding:
-            raise ValueError(
-                f"layers {sliding} of this model use {self.adapter.layer_type(sliding[0])}; headrouter prunes only "
-                "before full-attention layers: choose a prune_layer after them, or a model configured without them"
-            )
+        self._kinds = self._pruned_kinds(config.prune_layer)
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
         self.method.bind(self.adapter, config.prune_layer)
@@ -98,6 +98,39 @@ class Pruner:
         """``(B, L')`` False for filler slots of rows that kept fewer tokens than the longest row."""
         self._handles: list = []
         self._pass: _Pass | None = None
+
+    def _pruned_kinds(self, k: int) -> dict[str, tuple[int, int | None]]:
+        """The attention kinds of layers >= ``k``: each kind's first such layer (its cache sizes the kind's mask) and
+        window. ``ValueError`` for layers the engine cannot prune before, or a KV-sharing group ``k`` would split."""
+        adapter = self.adapter
+        kinds: dict[str, tuple[int, int | None]] = {}
+        for i in range(k, adapter.num_layers):
+            kinds.setdefault(adapter.layer_type(i), (i, adapter.sliding_window(i)))
+        later = range(k, adapter.num_layers)
+        other = [i for i in later if adapter.layer_type(i) not in ("full_attention", "sliding_attention")]
+        if other:
+            raise ValueError(
+                f"layers {other} of this model use {adapter.layer_type(other[0])}; headrouter prunes only before "
+                "full-attention and sliding-window layers: choose a prune_layer after them"
+            )
+        windowless = [
+            i for i in later if adapter.layer_type(i) == "sliding_attention" and not adapter.sliding_window(i)
+        ]
+        if windowless:
+            raise ValueError(
+                f"layers {windowless} of this model use sliding_attention, but its decoder config names no "
+                "sliding_window: fix the config, or choose a prune_layer after them"
+            )
+        for group in adapter.kv_sharing_groups():
+            if min(group) < k <= max(group):
+                raise ValueError(
+                    f"prune_layer={k} would split a KV-sharing group: layers {sorted(group)[1:]} reuse the keys and "
+                    f"values of layer {min(group)}, and layers before and from {k} hold different tokens; choose a "
+                    f"prune_layer <= {min(group)} or > {max(group)}"
+                )
+        if "sliding_attention" in kinds:
+            check_sliding_window_support(adapter.text_config._attn_implementation)
+        return kinds
 
     # ------------------------------------------------------------------ attach / detach
 
@@ -122,8 +155,8 @@ class Pruner:
             capture = adapter.attention(adapter.layers[k - 1])
             self._handles.append(hook(capture, self._on_capture, with_kwargs=True))
         self._handles.append(hook(adapter.layers[k], self._on_prune_layer, with_kwargs=True))
-        for layer in adapter.layers[k + 1 :]:
-            self._handles.append(hook(layer, self._on_pruned_layer, with_kwargs=True))
+        for index in range(k + 1, adapter.num_layers):
+            self._handles.append(hook(adapter.layers[index], partial(self._on_pruned_layer, index), with_kwargs=True))
         return self
 
     def detach(self) -> None:
@@ -222,8 +255,14 @@ class Pruner:
                 state.padding_mask.shape[0], past + length, dtype=torch.bool, device=state.padding_mask.device
             )
         new = padding[:, state.input_length :].to(state.padding_mask.device, torch.bool)
+        later = state.input_length + torch.arange(new.shape[1], device=state.positions.device)
         state.open = True
-        self._pass = _Pass(prefill=False, padding_mask=torch.cat([state.padding_mask, new], dim=-1), cache_state=state)
+        self._pass = _Pass(
+            prefill=False,
+            padding_mask=torch.cat([state.padding_mask, new], dim=-1),
+            cache_state=state,
+            positions=torch.cat([state.positions, later.expand(state.positions.shape[0], -1)], dim=-1),
+        )
 
     def _record_late_audio(self, input_ids, padding, past: int) -> None:
         """Audio in a later turn is kept whole (pruning happens at prefill only): say so, and record it."""
@@ -251,7 +290,8 @@ class Pruner:
                 module, kwargs["hidden_states"], kwargs["position_embeddings"], state.query_index
             )
             scaling = self.adapter.attention_scaling(module)
-            state.attention = attention_rows(query, key, state.query_index, state.padding_mask, scaling)
+            window = self.adapter.sliding_window(self.prune_layer - 1)
+            state.attention = attention_rows(query, key, state.query_index, state.padding_mask, scaling, window)
         state.scoring_seconds += time.perf_counter() - start
         return None
 
@@ -259,23 +299,36 @@ class Pruner:
         state = self._pass
         if state is None:
             return None
+        args, kwargs = keyword_call(module, args, kwargs)
         if state.prefill:
             hidden = self._prune(args[0], kwargs)
         else:
             hidden = args[0]
-            state.layer_kwargs = {
-                "attention_mask": pruned_attention_mask(
-                    self.adapter.text_config, hidden, state.padding_mask, cache_argument(kwargs), self.prune_layer
-                )
-            }
-        kwargs.update(state.layer_kwargs)
-        return (hidden, *args[1:]), kwargs
+            state.masks = self._masks(hidden, state.padding_mask, state.positions, cache_argument(kwargs))
+        return self._layer_call(self.prune_layer, hidden, kwargs)
 
-    def _on_pruned_layer(self, module, args, kwargs):
+    def _on_pruned_layer(self, index: int, module, args, kwargs):
         if self._pass is None:
             return None
-        kwargs.update(self._pass.layer_kwargs)
-        return args, kwargs
+        args, kwargs = keyword_call(module, args, kwargs)
+        return self._layer_call(index, args[0], kwargs)
+
+    def _layer_call(self, index: int, hidden: torch.Tensor, kwargs: dict) -> tuple[tuple, dict]:
+        """Layer ``index``'s call on the kept tokens: its per-token inputs gathered (prefill), the mask of its kind."""
+        state = self._pass
+        if state.gather is not None:
+            kwargs = self.adapter.gather_layer_arguments(index, kwargs, state.gather)
+        kwargs["attention_mask"] = state.masks[self.adapter.layer_type(index)]
+        return (hidden,), kwargs
+
+    def _masks(self, hidden: torch.Tensor, padding: torch.Tensor, positions: torch.Tensor, cache) -> dict:
+        """The pruned layers' attention mask per attention kind, each sized on the cache of its kind's first layer."""
+        batch_states = hidden[(0,) * (self.adapter.hidden_token_axis - 1)]  # (B, L, ...): what the builders read
+        config = self.adapter.text_config
+        return {
+            kind: pruned_attention_mask(config, batch_states, padding, cache, layer, window, positions)
+            for kind, (layer, window) in self._kinds.items()
+        }
 
     # ------------------------------------------------------------------ the prefill cut
 
@@ -286,7 +339,7 @@ class Pruner:
             ctx = ScoringContext(
                 audio_mask=state.prunable,
                 attention_mask=state.padding_mask,
-                hidden_states=hidden_states,
+                hidden_states=self.adapter.layer_states(self.prune_layer, hidden_states),
                 layer=self.prune_layer,
                 query_index=state.query_index,
                 query_mask=state.query_mask,
@@ -304,18 +357,14 @@ class Pruner:
 
         # kept tokens keep their text positions; flash attention reads them only to find packed sequences, whose
         # starts (the smallest position) are text and stay
-        hidden, rotary, positions = gather_layer_inputs(
-            hidden_states, kwargs.get("position_embeddings"), kwargs.get("position_ids"), index
-        )
+        state.gather = TokenGather(index)
+        hidden = state.gather(hidden_states, self.adapter.hidden_token_axis)
         padding = torch.gather(state.padding_mask, 1, index) & valid
         cache = cache_argument(kwargs)  # the cache this forward fills, also one transformers made inside it
-        state.layer_kwargs = {
-            "attention_mask": pruned_attention_mask(self.adapter.text_config, hidden, padding, cache, self.prune_layer),
-            "position_embeddings": rotary,
-            "position_ids": positions,
-        }
+        state.masks = self._masks(hidden, padding, index, cache)
         if cache is not None:
-            state.cache_state = PrunedCacheState(padding, hidden_states.shape[1], self.prune_layer, open=True)
+            length = state.padding_mask.shape[1]
+            state.cache_state = PrunedCacheState(padding, length, self.prune_layer, index, open=True)
             mark_pruned(cache, state.cache_state)
         self.kept_index, self.kept_valid = index, valid
         kept_audio = keep & state.audio_mask
