@@ -14,6 +14,7 @@ import headrouter
 from headrouter.adapters import (
     AudioFlamingo3Adapter,
     ModelAdapter,
+    MusicFlamingoAdapter,
     Phi4MultimodalAdapter,
     Qwen2AudioAdapter,
     Qwen3OmniMoeAdapter,
@@ -21,6 +22,7 @@ from headrouter.adapters import (
     adapter_for,
 )
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
+from headrouter.adapters.musicflamingo import tiny as musicflamingo
 from headrouter.adapters.phi4_multimodal import tiny as phi4_multimodal
 from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
 from headrouter.adapters.qwen3_omni_moe import tiny as qwen3_omni_moe
@@ -66,6 +68,9 @@ FAMILIES = [
     # 12.5 audio tokens per second, ceil(frames / 8) of (samples - 400) // 160 + 1 frames: 3.0 s -> 298 frames, 38;
     # 1.2 s + 0.8 s -> 118 + 78 frames, 15 + 10
     Family("phi4_multimodal", phi4_multimodal, Phi4MultimodalAdapter, 3.0, [38, 25]),
+    # as Audio Flamingo 3 (rotary time embeddings act on the tower's output, before the decoder): 6.0 s -> 150 in two
+    # windows of the tiny 5 s tower; 1.2 s + 0.8 s -> 30 + 20
+    Family("musicflamingo", musicflamingo, MusicFlamingoAdapter, 6.0, [150, 50]),
 ]
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from headrouter.adapters.audio_flamingo3.adapter import AudioFlamingo3Adapter
 from headrouter.adapters.base import ModelAdapter
+from headrouter.adapters.musicflamingo.adapter import MusicFlamingoAdapter
 from headrouter.adapters.phi4_multimodal.adapter import Phi4MultimodalAdapter
 from headrouter.adapters.qwen2_5_omni.adapter import Qwen2_5OmniAdapter
 from headrouter.adapters.qwen2_audio.adapter import Qwen2AudioAdapter
@@ -22,6 +23,7 @@ ADAPTERS: list[type[ModelAdapter]] = [
     Qwen3OmniMoeAdapter,
     VoxtralAdapter,
     Phi4MultimodalAdapter,
+    MusicFlamingoAdapter,
 ]
 
 
@@ -69,6 +71,7 @@ __all__ = [
     "ADAPTERS",
     "AudioFlamingo3Adapter",
     "ModelAdapter",
+    "MusicFlamingoAdapter",
     "Phi4MultimodalAdapter",
     "Qwen2_5OmniAdapter",
     "Qwen2AudioAdapter",
