@@ -151,9 +151,26 @@ def test_layer_kinds_follow_whether_the_window_can_slide():
     for window in (65_536, 32_768, None):
         adapter = Phi4MultimodalAdapter(tiny.tiny_model(sliding_window=window))
         assert [adapter.layer_type(i) for i in range(4)] == ["full_attention"] * 4, window
+        assert adapter.sliding_window(2) is None
     # a window inside the context slides in every layer
     adapter = Phi4MultimodalAdapter(tiny.tiny_model(sliding_window=16))
     assert [adapter.layer_type(i) for i in range(4)] == ["sliding_attention"] * 4
+    assert adapter.sliding_window(2) == 16
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_a_window_inside_the_context_prunes_exactly(attn):
+    inputs = tiny.encode(
+        [tiny.audio_prompt([tiny.tone(3.0)], text_lengths=[4, 9]), tiny.audio_prompt([tiny.tone(1.2), tiny.tone(0.8)])]
+    )
+    sliding = tiny.tiny_model(attn_implementation=attn, sliding_window=16)
+    full = tiny.tiny_model(attn_implementation=attn)  # the same weights
+    assert (proofs.forward_logits(sliding, inputs) - proofs.forward_logits(full, inputs)).abs().max() > 0.1
+    for method in ("fastv", "dart"):
+        assert_pruned_equals_masked(sliding, inputs, method, keep_ratio=0.3, prune_layer=2)
+    proofs.assert_cached_equals_recomputed(sliding, inputs, keep_ratio=0.4, prune_layer=2)
+    if attn == "eager":
+        proofs.assert_captured_rows_equal_eager(sliding, inputs, prune_layer=3)
 
 
 def test_load_model_without_and_with_a_speech_lora(tmp_path, monkeypatch, caplog):
