@@ -1,5 +1,6 @@
 """Evaluation end to end on a tiny stand-in checkpoint: schema, counts, keep 1.0 == unpruned, skipped items,
-summaries recomputed by hand, and the scoring rules by hand."""
+summaries recomputed by hand, the scoring rules by hand, the paper table, and resumed runs (interrupted, then run
+again: the same answers as an uninterrupted run, and no answer computed twice)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import soundfile
 import torch
 
 import headrouter
+from headrouter import cli
 from headrouter.adapters.chat_inputs import build_inputs, processor_inputs
 from headrouter.adapters.qwen2_5_omni import loading, tiny
-from headrouter.evaluation.report import format_markdown, write_report
+from headrouter.evaluation import runner as runner_module
+from headrouter.evaluation.report import format_markdown, paper_markdown, paper_table, write_report
 from headrouter.evaluation.runner import UNPRUNED, evaluate, item_score, load_items
+from headrouter.evaluation.summary import Setting, summarize
 from headrouter.evaluation.tasks.items import Item, score, word_error_rate, write_items
 
 RATE = tiny.SAMPLE_RATE
@@ -303,6 +307,199 @@ def test_report_files(results, tmp_path):
         assert f"| {method} | 100.0 |" in markdown
     assert "digits-4" in markdown  # the skipped item is listed
     assert markdown == format_markdown(results) + "\n"
+    assert saved["paper_table"] == paper_table(results)
+    assert "## Paper table: percent of unpruned, per task, domain and task type" in markdown
+    header = "| method | keep | pitch | digits | word | acoustic (mean) | semantic (mean) | average |"
+    assert header in markdown  # tasks and task types in the items' order, then the average
+
+
+def prediction(task, task_type, domain, method, keep, score):
+    return {
+        "id": f"{task}-{method}",
+        "task": task,
+        "task_type": task_type,
+        "domain": domain,
+        "metric": "exact",
+        "method": method,
+        "keep_ratio": keep,
+        "answer": "a",
+        "reading": None,
+        "score": score,
+        "raw": score,
+        "audio_tokens_before": 10,
+        "audio_tokens_after": 10,
+        "prefill_ms": 1.0,
+        "details": {},
+    }
+
+
+def test_paper_table_by_hand():
+    """Three tasks over two domains and two task types: each column's percent recomputed by hand."""
+    scores = {  # task: (task type, domain, unpruned, fastv 0.5, fastv 0.3)
+        "asr": ("semantic", "speech", 0.8, 0.8, 0.4),
+        "emotion": ("acoustic", "speech", 0.5, 0.6, 0.25),
+        "genre": ("acoustic", "music", 0.4, 0.2, 0.4),
+    }
+    rows = []
+    for task, (family, domain, *values) in scores.items():
+        for (method, keep), value in zip([(UNPRUNED, None), ("fastv", 0.5), ("fastv", 0.3)], values, strict=True):
+            rows.append(prediction(task, family, domain, method, keep, value))
+    results = summarize(rows, [Setting(UNPRUNED, None), Setting("fastv", 0.5), Setting("fastv", 0.3)])
+    table = paper_table(results)
+    labels = [c["label"] for c in table["columns"]]
+    assert labels == [
+        "emotion",
+        "genre",
+        "asr",
+        "speech (mean)",
+        "music (mean)",
+        "acoustic (mean)",
+        "semantic (mean)",
+        "average",
+    ]
+    assert table["unpruned"]["speech (mean)"] == pytest.approx(0.65) and table["unpruned"]["average"] == pytest.approx(
+        1.7 / 3
+    )
+    (high, low) = table["rows"]
+    assert (high["method"], high["keep_ratio"], low["keep_ratio"]) == ("fastv", 0.5, 0.3)
+    by_hand = {
+        "emotion": 120.0,
+        "genre": 50.0,
+        "asr": 100.0,
+        "speech (mean)": 100 * 0.7 / 0.65,
+        "music (mean)": 50.0,
+        "acoustic (mean)": 100 * 0.4 / 0.45,
+        "semantic (mean)": 100.0,
+        "average": 100 * (1.6 / 3) / (1.7 / 3),
+    }
+    assert high["percent_of_unpruned"] == pytest.approx(by_hand)
+    assert low["percent_of_unpruned"]["genre"] == pytest.approx(100.0)
+    markdown = paper_markdown(table)
+    assert "| unpruned | - | 50.0 | 40.0 | 80.0 | 65.0 | 40.0 | 45.0 | 80.0 | 56.7 |" in markdown
+    assert "| fastv | 0.5 | 120.0 | 50.0 | 100.0 | 107.7 | 50.0 | 88.9 | 100.0 | 94.1 |" in markdown
+    # a domain whose only task has its name (MMAU's "music") is not repeated as a column
+    rows = [prediction("music", "acoustic", "music", m, k, 0.5) for m, k in [(UNPRUNED, None), ("fastv", 0.5)]]
+    results = summarize(rows, [Setting(UNPRUNED, None), Setting("fastv", 0.5)])
+    assert [c["label"] for c in paper_table(results)["columns"]] == ["music", "acoustic (mean)", "average"]
+
+
+# ---------------------------------------------------------------------- resumable runs
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """The (item ids, setting) of every answer the runner computes (warm-up calls left out); setting ``stop`` to N makes
+    the N+1-th raise KeyboardInterrupt, as Ctrl-C would."""
+    state = {"calls": [], "stop": None}
+    answer = runner_module._Runner.answer
+
+    def counting(self, batch, setting, max_new_tokens=None):
+        if max_new_tokens is None:
+            if state["stop"] is not None and len(state["calls"]) == state["stop"]:
+                raise KeyboardInterrupt
+            state["calls"].append(([item.id for item in batch.items], setting))
+        return answer(self, batch, setting, max_new_tokens)
+
+    monkeypatch.setattr(runner_module._Runner, "answer", counting)
+    return state
+
+
+def without_time(rows):
+    return [{k: v for k, v in row.items() if k != "prefill_ms"} for row in rows]
+
+
+def test_an_interrupted_run_continues_where_it_stopped(standin, tmp_path, counted):
+    items = load_items(standin["root"] / "items.jsonl")[:3]
+
+    def run(journal, keep=(0.5,)):
+        return evaluate(
+            standin["model"],
+            standin["processor"],
+            items,
+            ["frame"],
+            keep,
+            max_new_tokens=TOKENS,
+            journal=journal,
+            progress=False,
+        )
+
+    whole = run(tmp_path / "whole.jsonl")
+    assert len(counted["calls"]) == 6 and whole["settings"]["resumed"] == 0  # 3 items x (unpruned, frame 0.5)
+    journal = tmp_path / "out" / "progress.jsonl"
+    counted.update(calls=[], stop=4)
+    with pytest.raises(KeyboardInterrupt):
+        run(journal)
+    first = counted["calls"]
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert lines[0]["journal"] == "headrouter-eval-journal/1" and len(lines) == 1 + 4  # what was done is kept
+    assert lines[0]["settings"]["max_new_tokens"] == TOKENS
+
+    counted.update(calls=[], stop=None)
+    again = run(journal)
+    done = {(i, s) for ids, s in first for i in ids}
+    assert {(i, s) for ids, s in counted["calls"] for i in ids}.isdisjoint(done)  # nothing computed twice
+    assert sum(len(ids) for ids, _ in counted["calls"]) == 2 and again["settings"]["resumed"] == 4
+    assert without_time(again["predictions"]) == without_time(whole["predictions"])
+    assert again["overall"][1]["score"] == whole["overall"][1]["score"]
+
+    counted["calls"].clear()
+    more = run(journal, keep=(0.5, 0.2))  # a keep ratio added: only its cells are computed
+    assert {s for _, s in counted["calls"]} == {Setting("frame", 0.2)} and len(more["predictions"]) == 9
+    counted["calls"].clear()
+    assert len(run(journal)["predictions"]) == 6 and counted["calls"] == []  # all done: nothing computed
+
+    with journal.open("a") as f:
+        f.write('{"id": "pitch-0", "meth')  # a run killed while writing a line
+    assert len(run(journal)["predictions"]) == 6 and journal.read_text().endswith("}\n")
+    with pytest.raises(ValueError, match="holds answers of other settings \\(max_new_tokens differ\\)"):
+        evaluate(
+            standin["model"],
+            standin["processor"],
+            items,
+            ["frame"],
+            [0.5],
+            max_new_tokens=1,
+            journal=journal,
+            progress=False,
+        )
+
+
+def test_eval_command_on_a_benchmark_resumes_and_prints_the_paper_table(standin, tmp_path, capsys):
+    from test_benchmark_loaders import write_mmau
+
+    data = write_mmau(tmp_path / "mmau").parent
+    out = tmp_path / "out"
+    argv = [
+        "eval",
+        "--model",
+        str(standin["model_dir"]),
+        "--benchmark",
+        "mmau",
+        "--data",
+        str(data),
+        "--methods",
+        "frame",
+        "--keep",
+        "0.5",
+        "--max-new-tokens",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-plot",
+    ]
+    assert cli.main([*argv, "--limit", "2"]) == 0
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "3 of 3 items evaluated, 0 skipped; 4 answers read back from" in printed
+    assert "| method | keep | sound | music | speech | acoustic (mean) | semantic (mean) | average |" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["benchmark"] == "mmau" and results["paper_table"]["rows"][0]["method"] == "frame"
+    assert {r["task"] for r in results["tasks"]} == {"sound", "music", "speech"}
+    assert all(json.loads(line).get("metric", "mmau") == "mmau" for line in (out / "progress.jsonl").open())
+    argv[argv.index("--benchmark") + 1] = "audiomarathon"
+    assert cli.main(argv) == 2
+    assert "no AudioMarathon task found under" in capsys.readouterr().err
 
 
 def test_plot_is_written(results, tmp_path):

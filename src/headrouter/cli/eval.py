@@ -1,5 +1,5 @@
 """``headrouter eval``: accuracy, percent of unpruned, audio tokens and prefill time of every setting on an items
-file."""
+file or a benchmark on disk (AudioMarathon, MMAU-Pro, MMAU test-mini, a Hugging Face datasets folder), resumable."""
 
 from __future__ import annotations
 
@@ -21,36 +21,68 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:
     """Add ``headrouter eval`` to ``subcommands``."""
     subcommands.add_parser(
         "eval",
-        help="score every method and keep ratio on an items file: accuracy, %% of unpruned, tokens, prefill time",
+        help="score every method and keep ratio on items or a benchmark: %% of unpruned, tokens, prefill time",
         description=(
             "Answers every item greedily, unpruned and with every method at every keep ratio, scores the answers "
-            "(accuracy, or WER for transcription items) and writes results.json, predictions.jsonl, results.md and "
-            "results.png to OUT: per task, per task family and overall, the score, the percent of the unpruned "
-            "score, the audio tokens before and after pruning, and the mean prefill time. The items file holds one "
-            'JSON object per line: {"id", "audio", "question", "choices", "answer", "task", "task_type", "metric"} '
-            "(see headrouter.evaluation.tasks.items)."
+            "with the benchmark's own rule (accuracy, F1, or WER for transcription) and writes results.json, "
+            "predictions.jsonl, results.md and results.png to OUT: the paper's table (percent of unpruned per task, "
+            "domain and task type, and the average) and, per task, domain, task family and overall, the score, the "
+            "percent of the unpruned score, the audio tokens before and after pruning, and the mean prefill time. "
+            "Every answer is also appended to OUT/progress.jsonl as it finishes: a run stopped part way (a crash, "
+            "Ctrl-C) continues where it stopped when the same command is run again. --benchmark items (default) reads "
+            'one JSON object per line: {"id", "audio", "question", "choices", "answer", "task", "task_type", "metric"} '
+            "(see headrouter.evaluation.tasks.items); the benchmark formats are described in docs/benchmarks.md."
         ),
         arguments=_arguments,
     ).set_defaults(run=run)
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
+    from headrouter.evaluation.benchmarks import BENCHMARKS
     from headrouter.evaluation.runner import DEFAULT_KEEP_RATIOS, DEFAULT_MAX_NEW_TOKENS, evaluate
     from headrouter.methods import available_methods
 
     parser.add_argument("--model", required=True, metavar="DIR", help="a local checkpoint of a supported model")
-    parser.add_argument("--data", required=True, metavar="ITEMS", help="a JSON-lines items file")
+    parser.add_argument(
+        "--benchmark",
+        choices=list(BENCHMARKS),
+        default="items",
+        help="the format of --data: "
+        + "; ".join(f"{b.name}: {b.data}" for b in BENCHMARKS.values())
+        + " (default items)",
+    )
+    parser.add_argument("--data", required=True, metavar="PATH", help="the items file or benchmark data (--benchmark)")
+    parser.add_argument(
+        "--columns",
+        type=_columns,
+        metavar="FIELD=COLUMN,...",
+        help="hf: the dataset's column for an item field (fields: id, audio, question, answer, choices, task, "
+        "task_type, domain; default: the usual names, e.g. audio, question, answer, choices)",
+    )
+    parser.add_argument("--split", help="hf: the split of a saved DatasetDict (default: its only one)")
+    parser.add_argument(
+        "--metric",
+        help="hf: how rows are scored: choice, exact, wer or a benchmark rule such as mmau (default: "
+        "choice for rows with choices, else exact)",
+    )
     add_methods_and_keep(parser, available_methods(), DEFAULT_KEEP_RATIOS)
     parser.add_argument(
         "--table", metavar="DIR", help="HeadTable for the headrouter method (default: its calibration-free fallback)"
     )
-    parser.add_argument("--limit", type=positive_int, help="evaluate only the first N items")
-    parser.add_argument("--out", metavar="DIR", default="eval-results", help="output folder (default eval-results)")
+    parser.add_argument(
+        "--limit", type=positive_int, help="evaluate only the first N items (a benchmark's tasks take turns)"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default="eval-results",
+        help="output folder (default eval-results); a rerun with the same folder continues its progress.jsonl",
+    )
     parser.add_argument(
         "--max-new-tokens",
         type=positive_int,
-        default=DEFAULT_MAX_NEW_TOKENS,
-        help=f"answer length limit in tokens (default {DEFAULT_MAX_NEW_TOKENS})",
+        help="answer length limit in tokens of items that name none (default: the benchmark's, MMAU and MMAU-Pro 64; "
+        f"else {DEFAULT_MAX_NEW_TOKENS}); AudioMarathon's items carry their scripts' own",
     )
     batch_size = library_default(evaluate, "batch_size")
     parser.add_argument(
@@ -68,47 +100,76 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _columns(text: str) -> dict[str, str]:
+    """``field=column,...`` as a dict."""
+    pairs = [part.split("=", 1) for part in text.split(",")]
+    if any(len(pair) != 2 or not all(x.strip() for x in pair) for pair in pairs):
+        raise argparse.ArgumentTypeError(f"expected FIELD=COLUMN pairs separated by commas, got {text!r}")
+    return {field.strip(): column.strip() for field, column in pairs}
+
+
 def run(args: argparse.Namespace) -> int:
-    """Check the input, load the model, evaluate, write the report and print its tables and files."""
+    """Check the input, load the model, evaluate (resuming OUT/progress.jsonl), write the report and print its tables
+    and files; Ctrl-C stops with what was done kept."""
+    from pathlib import Path
+
     import torch
 
     from headrouter.adapters import load_model, load_processor
     from headrouter.evaluation import report
-    from headrouter.evaluation.runner import check_checkpoint, evaluate, load_items
+    from headrouter.evaluation.benchmarks import BENCHMARKS, load_benchmark
+    from headrouter.evaluation.runner import DEFAULT_MAX_NEW_TOKENS, check_checkpoint, evaluate
     from headrouter.methods.headrouter.table import HeadTable
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    out = Path(args.out)
     # everything that can be checked without the weights is checked first: a typo fails before a minute of loading
-    items = load_items(args.data, args.limit)
+    hf_options = {"columns": args.columns, "split": args.split, "metric": args.metric}
+    if args.benchmark == "hf":
+        hf_options["audio_dir"] = out / "audio"
+    items = load_benchmark(args.benchmark, args.data, limit=args.limit, **hf_options)
+    max_new_tokens = args.max_new_tokens or BENCHMARKS[args.benchmark].max_new_tokens or DEFAULT_MAX_NEW_TOKENS
     table = HeadTable.from_pretrained(args.table) if args.table is not None else None
     check_checkpoint(args.model, args.prune_layer, table)
     model = load_model(args.model, dtype=args.dtype)
     processor = load_processor(args.model)
+    journal = out / "progress.jsonl"
     print(
-        f"headrouter eval: {len(items)} items x (unpruned + {len(args.methods)} method(s) x {len(args.keep)} keep "
-        f"ratio(s)); output in {args.out}",
+        f"headrouter eval: {len(items)} items ({args.benchmark}) x (unpruned + {len(args.methods)} method(s) x "
+        f"{len(args.keep)} keep ratio(s)); output in {out}, progress in {journal}",
         flush=True,
     )
-    results = evaluate(
-        model,
-        processor,
-        items,
-        args.methods,
-        args.keep,
-        table=table,
-        max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
-        prune_layer=args.prune_layer,
-        system_prompt=args.system_prompt,
-        truncate_audio=args.truncate_audio,
-        progress=not args.no_progress,
+    try:
+        results = evaluate(
+            model,
+            processor,
+            items,
+            args.methods,
+            args.keep,
+            table=table,
+            max_new_tokens=max_new_tokens,
+            batch_size=args.batch_size,
+            prune_layer=args.prune_layer,
+            system_prompt=args.system_prompt,
+            truncate_audio=args.truncate_audio,
+            progress=not args.no_progress,
+            journal=journal,
+        )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the answers so far are in {journal}; run the same command again to continue")
+        return 130
+    results["settings"].update(
+        model=str(args.model), data=str(args.data), benchmark=args.benchmark, limit=args.limit, table_path=args.table
     )
-    results["settings"].update(model=str(args.model), data=str(args.data), limit=args.limit, table_path=args.table)
-    paths = report.write_report(results, args.out, plot=not args.no_plot)
+    paths = report.write_report(results, out, plot=not args.no_plot)
     counts = results["counts"]
-    print(f"\n{counts['evaluated']} of {counts['items']} items evaluated, {counts['skipped']} skipped")
+    resumed = results["settings"]["resumed"]
+    print(f"\n{counts['evaluated']} of {counts['items']} items evaluated, {counts['skipped']} skipped", end="")
+    print(f"; {resumed} answers read back from {journal}" if resumed else "")
+    print("\npercent of unpruned, per task, domain and task type (first row: unpruned score x 100):\n")
+    print(report.paper_markdown(report.paper_table(results)))
     for rows, name in [(results["overall"], "overall")] + [
         ([r for r in results["families"] if r["task_type"] == f], f) for f in report.families(results)
     ]:

@@ -1,7 +1,12 @@
 """Reports of :func:`headrouter.evaluation.runner.evaluate` results: markdown tables, a plot, and the files of a run.
 
-``write_report`` writes ``results.json`` (every figure, the settings and the machine; predictions left out),
-``predictions.jsonl`` (one line per item and setting), ``results.md`` and, with matplotlib, ``results.png``.
+``write_report`` writes ``results.json`` (every figure, the settings and the machine, and the paper table; predictions
+left out), ``predictions.jsonl`` (one line per item and setting), ``results.md`` and, with matplotlib,
+``results.png``.
+
+The paper table (:func:`paper_table`) is the layout of the HeadRouter paper's results: one column per task, per domain
+(speech, sound, music), per task type (semantic, acoustic) and the average, one row per method and keep ratio, each
+cell the percent of the unpruned score; its first row holds the unpruned scores themselves.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ from headrouter.machine import describe_machine
 from headrouter.reporting import markdown_table, pyplot, save_figure, write_report_files
 
 SCORE_NOTE = (
-    "Score: accuracy for choice and exact-answer items, max(0, 1 - WER) for transcription (wer) items; a task "
-    "family's and the overall score are the mean of their tasks' scores. % of unpruned = score / unpruned score x 100 "
-    "on the same items. Audio tokens and prefill ms are means per item; prefill is the first forward call of the "
+    "Score: accuracy for choice and exact-answer items, max(0, 1 - WER) for transcription (wer) items, and a "
+    "benchmark's own task metric for its tasks (e.g. AudioMarathon's macro F1, 1 - WER for its ASR); a domain's, a "
+    "task family's and the overall score are the mean of their tasks' scores. % of unpruned = score / unpruned score "
+    "x 100 on the same items. Audio tokens and prefill ms are means per item; prefill is the first forward call of the "
     "generating module (a Qwen2.5-Omni's thinker, else the model) inside generate (audio encoder + decoder + LM head)."
+)
+PAPER_NOTE = (
+    "First row: the unpruned score x 100. Other rows: the score as a percent of the unpruned score on the same items. "
+    "Columns: each task, each domain's and task type's mean over its tasks, and the average over all tasks."
 )
 ROUTING_NOTE = (
     "Percent of items whose routed task mixture (the task_mixture a method reports: headrouter with a table) leans "
@@ -41,12 +51,19 @@ def format_markdown(results: dict) -> str:
         f"- items: {counts['items']}, evaluated {counts['evaluated']}, skipped {counts['skipped']}",
         f"- methods: {', '.join(settings['methods']) or '-'}; keep ratios: "
         f"{', '.join(ratio(k) for k in settings['keep_ratios']) or '-'}; prune layer {settings['prune_layer']}; "
-        f"greedy, max {settings['max_new_tokens']} new tokens; batch size {settings['batch_size']}",
+        f"greedy, max {settings['max_new_tokens']} new tokens (items that name their own: theirs); batch size "
+        f"{settings['batch_size']}",
         f"- head table: {_table_note(settings.get('table'))}",
         f"- machine: {describe_machine(results['machine'])}",
         f"- date: {results.get('date', '-')}",
         "",
         SCORE_NOTE,
+        "",
+        "## Paper table: percent of unpruned, per task, domain and task type",
+        "",
+        PAPER_NOTE,
+        "",
+        paper_markdown(paper_table(results)),
         "",
         "## Percent of unpruned score",
         "",
@@ -65,6 +82,8 @@ def format_markdown(results: dict) -> str:
     if routed:
         lines += ["## Routing", "", ROUTING_NOTE, "", routing_table(routed), ""]
     lines += ["## Per task family", "", detail_table(results["overall"] + results["families"], family=True), ""]
+    if results.get("domains"):
+        lines += ["## Per domain", "", detail_table(results["domains"], family=True), ""]
     lines += ["## Per task", "", detail_table(results["tasks"], family=False), ""]
     if results["skipped"]:
         lines += ["## Skipped items", "", markdown_table(["id", "audio", "error"], [
@@ -114,7 +133,7 @@ def detail_table(rows: Sequence[dict], family: bool) -> str:
         header += ["audio tokens", "prefill ms", "vs unp."]
     body = []
     for r in rows:
-        where = [r["task_type"] or "overall"] if family else [r["task"], r["task_type"], r["metric"]]
+        where = [r["task_type"] or r.get("domain") or "overall"] if family else [r["task"], r["task_type"], r["metric"]]
         figures = [] if family else [_num(r["accuracy"], ".3f"), _num(r["wer"], ".3f")]
         body.append(
             where
@@ -169,6 +188,81 @@ def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+# ---------------------------------------------------------------------- the paper's layout
+
+
+def paper_table(results: dict) -> dict:
+    """The paper's layout as data: ``columns`` (``label``, ``kind``: task, domain, task_type or average, ``name``),
+    ``unpruned`` (label -> unpruned score) and ``rows`` (``method``, ``keep_ratio``, ``percent_of_unpruned``: label ->
+    percent, None where undefined), keep ratios from high to low.
+
+    Tasks and task types come in the order of the items (a benchmark's own order: AudioMarathon's leaderboard order),
+    or the summary's where the results hold no predictions. A domain column that would repeat a task column (the
+    domain's only task has its name, as in MMAU) is left out.
+    """
+    seen = _unique(results.get("predictions", []), lambda r: (r["task_type"], r["task"]))
+    tasks = sorted(_unique(results["tasks"], lambda r: (r["task_type"], r["task"])), key=lambda t: _rank(seen, t))
+    kinds = sorted(families(results), key=lambda f: _rank([t for t, _ in seen], f))
+    names = [task for _, task in tasks]
+    columns = []
+    for family, task in tasks:
+        label = f"{task} ({family})" if names.count(task) > 1 else task
+        columns.append(
+            (label, "task", task, [r for r in results["tasks"] if (r["task_type"], r["task"]) == (family, task)])
+        )
+    for domain in _unique(results.get("domains", []), lambda r: r["domain"]):
+        own = {r["task"] for r in results["tasks"] if r["domain"] == domain}
+        if own != {domain}:
+            columns.append(
+                (f"{domain} (mean)", "domain", domain, [r for r in results["domains"] if r["domain"] == domain])
+            )
+    for family in kinds:
+        columns.append((f"{family} (mean)", "task_type", family, _rows_of(results["families"], family)))
+    columns.append(("average", "average", None, results["overall"]))
+    settings = sorted(
+        {(r["method"], r["keep_ratio"]) for r in results["overall"] if r["method"] != UNPRUNED},
+        key=lambda s: (-s[1], _order(results["overall"], s[0])),
+    )
+    cell = {(label, r["method"], r["keep_ratio"]): r for label, _, _, rows in columns for r in rows}
+    return {
+        "columns": [{"label": label, "kind": kind, "name": name} for label, kind, name, _ in columns],
+        "unpruned": {label: cell[label, UNPRUNED, None]["score"] for label, _, _, _ in columns},
+        "rows": [
+            {
+                "method": method,
+                "keep_ratio": keep,
+                "percent_of_unpruned": {
+                    label: cell[label, method, keep]["percent_of_unpruned"] for label, _, _, _ in columns
+                },
+            }
+            for method, keep in settings
+        ],
+    }
+
+
+def paper_markdown(table: dict) -> str:
+    """:func:`paper_table` as a markdown table."""
+    labels = [c["label"] for c in table["columns"]]
+    body = [["unpruned", "-"] + [_num(None if v is None else 100 * v, ".1f") for v in table["unpruned"].values()]]
+    for row in table["rows"]:
+        percents = [_num(row["percent_of_unpruned"][label], ".1f") for label in labels]
+        body.append([row["method"], ratio(row["keep_ratio"]), *percents])
+    return markdown_table(["method", "keep", *labels], body)
+
+
+def _unique(rows: Sequence[dict], key) -> list:
+    return list(dict.fromkeys(key(r) for r in rows))
+
+
+def _rank(order: Sequence, key) -> int:
+    """``key``'s place in ``order`` (first appearance), after all of it if absent."""
+    return order.index(key) if key in order else len(order)
+
+
+def _order(rows: Sequence[dict], method: str) -> int:
+    return _unique(rows, lambda r: r["method"]).index(method)
+
+
 # ---------------------------------------------------------------------- plot
 
 
@@ -181,6 +275,8 @@ def plot_scores(results: dict, path: str | Path) -> Path | None:
     if plt is None:
         return None
     panels = [("all tasks", results["overall"])] + [(f, _rows_of(results["families"], f)) for f in families(results)]
+    for domain in _unique(results.get("domains", []), lambda r: r["domain"]):
+        panels.append((domain, [r for r in results["domains"] if r["domain"] == domain]))
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False, sharey=True)
     for ax, (title, rows) in zip(axes[0], panels, strict=True):
         base = next(r for r in rows if r["method"] == UNPRUNED)
@@ -206,6 +302,7 @@ def write_report(results: dict, out_dir: str | Path, plot: bool = True) -> dict[
     """Write ``results.json``, ``predictions.jsonl``, ``results.md`` and (if possible) ``results.png`` to
     ``out_dir``; returns the paths written, by kind."""
     summary = {k: v for k, v in results.items() if k != "predictions"}
+    summary["paper_table"] = paper_table(results)
     drawing = (lambda path: plot_scores(results, path)) if plot else None
     paths = write_report_files(out_dir, "results", summary, format_markdown(results) + "\n", drawing)
     paths["predictions"] = Path(out_dir) / "predictions.jsonl"

@@ -29,12 +29,18 @@ rule read out of the prediction (``reading``). An item's own ``max_new_tokens`` 
 the run's for that item; a batch generates to its longest item's limit and each answer is cut to its own (greedy
 tokens do not depend on later ones, so this is the answer the item's limit gives).
 
+Resumable runs: with a ``journal`` file, every prediction row is appended to it as soon as its (batch, setting) is
+answered, and an (item, method, keep ratio) cell already there is not answered again. A run stopped by a crash or
+Ctrl-C keeps what was done; the same call again answers only what is missing (also after methods or keep ratios are
+added). The journal's first line records the settings the rows depend on; a journal of other settings is refused.
+
 Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.evaluation.report` format the results.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import numbers
 from collections import Counter
@@ -63,6 +69,7 @@ from headrouter.timing import PrefillClock
 logger = logging.getLogger("headrouter")
 
 SCHEMA = "headrouter-eval/1"
+JOURNAL_SCHEMA = "headrouter-eval-journal/1"
 DEFAULT_MAX_NEW_TOKENS = 16
 
 
@@ -126,6 +133,7 @@ def evaluate(
     system_prompt: str | None = None,
     truncate_audio: bool = False,
     progress: bool = True,
+    journal: str | Path | None = None,
 ) -> dict:
     """Answer ``items`` unpruned and with every method at every keep ratio; score and summarise (see the module doc).
 
@@ -136,7 +144,9 @@ def evaluate(
     short to make a single audio token, is logged by path with the reason and skipped. Returns a dict: ``schema``,
     ``settings``, ``counts`` (``items``, ``evaluated``, ``skipped``), ``skipped`` (id, audio, error),
     ``tasks``/``domains``/``families``/``overall`` (summary rows, see :func:`summarize`) and ``predictions`` (one row
-    per item and setting). ``max_new_tokens`` is the answer length of items that name none.
+    per item and setting). ``max_new_tokens`` is the answer length of items that name none. ``journal``: a JSON-lines
+    file the rows are appended to as they finish and read back on the next call (see the module doc); ``ValueError``
+    if it holds rows of other settings.
     """
     items, methods, keep_ratios = list(items), _names(methods), _ratios(keep_ratios)
     _check_arguments(items, methods, keep_ratios, max_new_tokens, batch_size)
@@ -158,36 +168,61 @@ def evaluate(
             pass
 
     settings = [Setting(UNPRUNED, None)] + [Setting(m, k) for m in methods for k in keep_ratios]
-    predictions: list[dict] = []
+    run_settings = {
+        "model_name": str(getattr(model, "name_or_path", "") or ""),
+        "model_class": type(model).__name__,
+        "dtype": str(generator.dtype).removeprefix("torch."),
+        "prune_layer": prune_layer,
+        "max_new_tokens": max_new_tokens,
+        "system_prompt": system_prompt,
+        "truncate_audio": truncate_audio,
+        "table": table.meta if table is not None else None,
+        "method_settings": method_settings,
+    }
+    book = _Journal(journal, run_settings) if journal is not None else None
+    wanted = {item.id for item in items}
+    predictions = [r for r in book.rows if r["id"] in wanted and _setting(r) in settings] if book is not None else []
+    done = {(r["id"], _setting(r)) for r in predictions}
     skipped: list[dict] = []
     warm = False
     bar = tqdm(total=len(items), desc="evaluating", unit="item", disable=not progress)
-    with PrefillClock(generator) as clock:
-        runner = _Runner(
-            generator,
-            adapter,
-            processor,
-            scorers,
-            prune_layer,
-            _generation_kwargs(generator, processor, max_new_tokens),
-            clock,
-            system_prompt,
-            truncate_audio,
-        )
-        for start in range(0, len(items), batch_size):
-            chunk = items[start : start + batch_size]
-            batch = runner.load(chunk, skipped)
-            if batch is not None:
-                if not warm:  # first calls pay one-off costs; keep them out of the timings
-                    for setting in settings:
-                        runner.answer(batch, setting, max_new_tokens=1)
-                    warm = True
-                turn = (start // batch_size) % len(settings)  # rotate the order: no setting always runs first
-                for setting in settings[turn:] + settings[:turn]:
-                    predictions += runner.answer(batch, setting)
-            bar.update(len(chunk))
-            bar.set_postfix(skipped=len(skipped))
-    bar.close()
+    try:
+        with PrefillClock(generator) as clock:
+            runner = _Runner(
+                generator,
+                adapter,
+                processor,
+                scorers,
+                prune_layer,
+                _generation_kwargs(generator, processor, max_new_tokens),
+                clock,
+                system_prompt,
+                truncate_audio,
+            )
+            for start in range(0, len(items), batch_size):
+                chunk = [i for i in items[start : start + batch_size] if any((i.id, s) not in done for s in settings)]
+                batch = runner.load(chunk, skipped) if chunk else None
+                if batch is not None:
+                    if not warm:  # first calls pay one-off costs; keep them out of the timings
+                        for setting in settings:
+                            runner.answer(batch, setting, max_new_tokens=1)
+                        warm = True
+                    turn = (start // batch_size) % len(settings)  # rotate the order: no setting always runs first
+                    for setting in settings[turn:] + settings[:turn]:
+                        todo = [i for i in batch.items if (i.id, setting) not in done]
+                        if not todo:
+                            continue
+                        part = batch if len(todo) == len(batch.items) else runner.load(todo, skipped)
+                        if part is None:
+                            continue
+                        rows = runner.answer(part, setting)
+                        predictions += rows
+                        if book is not None:
+                            book.append(rows)
+                bar.update(min(batch_size, len(items) - start))
+                bar.set_postfix(skipped=len(skipped))
+    finally:
+        bar.close()
     if skipped:
         logger.warning("evaluate: skipped %d of %d items (see the log above for each path)", len(skipped), len(items))
     if not predictions:
@@ -209,11 +244,13 @@ def evaluate(
             "batch_size": batch_size,
             "system_prompt": system_prompt,
             "truncate_audio": truncate_audio,
-            "table": table.meta if table is not None else None,
+            "table": run_settings["table"],
             "method_settings": method_settings,
-            "model_class": type(model).__name__,
-            "dtype": str(generator.dtype).removeprefix("torch."),
+            "model_class": run_settings["model_class"],
+            "dtype": run_settings["dtype"],
             "device": str(generator.device),
+            "journal": str(journal) if journal is not None else None,
+            "resumed": len(done),
         },
         "counts": {"items": len(items), "evaluated": len(items) - len(skipped), "skipped": len(skipped)},
         "skipped": skipped,
@@ -374,3 +411,76 @@ class _Runner:
         scorer = self.scorers[setting.method]
         with pruning(self.generator, setting.keep_ratio, prune_layer=self.prune_layer, method=scorer) as router:
             yield router
+
+
+class _Journal:
+    """The JSON-lines file of a resumable run: header lines (``{"journal": ..., "settings": ...}``, one more whenever a
+    run adds methods) and prediction rows, appended and flushed as they finish."""
+
+    def __init__(self, path: str | Path, settings: dict) -> None:
+        settings = json.loads(json.dumps(settings))  # compared with what JSON gives back: lists, not tuples
+        self.path = Path(path)
+        self.rows: list[dict] = []
+        known: dict | None = None
+        if self.path.is_file():
+            known = self._read()
+            self._check(known, settings)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        methods = settings["method_settings"]
+        if known is None or set(methods) - set(known["method_settings"]):
+            self._write([{"journal": JOURNAL_SCHEMA, "settings": settings}])
+        if self.rows:
+            logger.info("evaluate: %d answers read back from %s; they are not computed again", len(self.rows), path)
+
+    def append(self, rows: Sequence[dict]) -> None:
+        self._write(rows)
+
+    def _write(self, lines: Sequence[dict]) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(line) + "\n" for line in lines))
+            f.flush()
+
+    def _read(self) -> dict | None:
+        """Read the rows; return the settings of the header lines merged (None if there is none)."""
+        settings: dict | None = None
+        text = self.path.read_text(encoding="utf-8")
+        if text and not text.endswith("\n"):  # a run killed while writing its last line: drop that line
+            logger.warning("evaluate: dropping the unfinished last line of %s", self.path)
+            text = text[: text.rfind("\n") + 1]
+            self.path.write_text(text, encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{self.path}:{number}: not a journal line ({error})") from error
+            if "journal" in data:
+                if data["journal"] != JOURNAL_SCHEMA:
+                    raise ValueError(f"{self.path}:{number}: journal schema {data['journal']!r}, not {JOURNAL_SCHEMA}")
+                if settings is None:
+                    settings = data["settings"]
+                else:
+                    settings["method_settings"].update(data["settings"]["method_settings"])
+            else:
+                self.rows.append(data)
+        if self.rows and settings is None:
+            raise ValueError(f"{self.path} holds answers but no header line: not a journal of headrouter eval")
+        return settings
+
+    def _check(self, known: dict | None, settings: dict) -> None:
+        """``ValueError`` naming the settings that differ from the journal's."""
+        if known is None:
+            return
+        differ = [k for k in settings if k != "method_settings" and known.get(k) != settings[k]]
+        methods = settings["method_settings"]
+        differ += [
+            f"method {m}"
+            for m in methods
+            if m in known["method_settings"] and known["method_settings"][m] != methods[m]
+        ]
+        if differ:
+            raise ValueError(
+                f"{self.path} holds answers of other settings ({', '.join(differ)} differ): give another output folder "
+                "or remove the file to start over"
+            )
