@@ -135,30 +135,33 @@ class AttentionInputs:
         self._handle.remove()
 
 
-def full_attention_reference(attention: nn.Module, hidden_states: torch.Tensor, position_embeddings) -> dict:
+def full_attention_reference(
+    adapter: ModelAdapter, attention: nn.Module, hidden_states: torch.Tensor, position_embeddings
+) -> dict:
     """Peak allocation of one attention layer computed the research way, eager with its weights returned, and
-    the same layer with sdpa; both from the same inputs, with transformers' own attention functions."""
+    the same layer with sdpa; both from the same inputs, with transformers' own attention functions. Queries and
+    keys come through the family's adapter (fused projections, q/k norms, partial rotary); the values are stand-ins
+    of the keys' shape, since the memory of the weights is measured, not the output."""
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
     modeling = sys.modules[type(attention).__module__]
     batch, seq, _ = hidden_states.shape
     dtype = hidden_states.dtype
     mask = torch.full((seq, seq), torch.finfo(dtype).min, dtype=dtype).triu(1)[None, None]  # eager's causal mask
+    every_row = torch.arange(seq, device=hidden_states.device).expand(batch, -1)
+    scaling = adapter.attention_scaling(attention)
 
     def run(kind: str) -> tuple[int, int]:
         window = AllocationWindow()
         with torch.no_grad():
             window.start()
-            shape = (batch, seq, -1, attention.head_dim)
-            query = attention.q_proj(hidden_states).view(shape).transpose(1, 2)
-            key = attention.k_proj(hidden_states).view(shape).transpose(1, 2)
-            value = attention.v_proj(hidden_states).view(shape).transpose(1, 2)
-            query, key = modeling.apply_rotary_pos_emb(query, key, *position_embeddings)
+            query, key = adapter.project_query_key(attention, hidden_states, position_embeddings, every_row)
+            value = torch.zeros_like(key)
             if kind == "eager":
-                out, weights = modeling.eager_attention_forward(attention, query, key, value, mask, attention.scaling)
+                out, weights = modeling.eager_attention_forward(attention, query, key, value, mask, scaling)
             else:
                 out, weights = ALL_ATTENTION_FUNCTIONS["sdpa"](
-                    attention, query, key, value, None, scaling=attention.scaling, is_causal=True
+                    attention, query, key, value, None, scaling=scaling, is_causal=True
                 )
             out = attention.o_proj(out.reshape(batch, seq, -1))
             peak, _ = window.stop()

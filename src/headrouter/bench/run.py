@@ -157,7 +157,7 @@ def _bench_length(model, adapter, shape, scorers, settings, n, itemsize, bar, no
         bar.set_description(f"{n} tokens, full-attention reference")
         attention = adapter.attention(adapter.layers[k - 1])
         reference = full_attention_reference(
-            attention, reference_inputs.hidden_states, reference_inputs.position_embeddings
+            adapter, attention, reference_inputs.hidden_states, reference_inputs.position_embeddings
         )
         reference["analytic_weights_bytes"] = shape.num_heads * seq * seq * itemsize
         del reference_inputs
