@@ -237,3 +237,16 @@ def test_the_released_config_builds_the_published_shape(tmp_path):
     assert model.model.rotary_emb.inv_freq.numel() * 2 == 96  # rotary on 96 of 128 channels
     assert [adapter.layer_type(i) for i in range(32)] == ["full_attention"] * 32  # 262144 never slides in 131072
     assert adapter.audio_token_id == 200011 and adapter.special_token_ids() == [199999, 200010, 200011]
+
+
+def test_a_table_fits_the_checkpoint_it_was_calibrated_on(model, tmp_path):
+    """Phi-4's decoder config is the whole model's, with the towers' configs nested: their load-dependent fields
+    (dtype) must not change the hash a table is checked by."""
+    from transformers import AutoConfig
+
+    from headrouter.methods.headrouter.table import config_hash
+
+    model.save_pretrained(tmp_path)
+    loaded = loading.load_model(tmp_path, dtype="bfloat16")
+    assert config_hash(adapter_for(loaded).text_config) == config_hash(adapter_for(model).text_config)
+    assert config_hash(AutoConfig.from_pretrained(tmp_path)) == config_hash(adapter_for(model).text_config)

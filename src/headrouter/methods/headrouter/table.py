@@ -31,18 +31,20 @@ def config_hash(config) -> str:
     """A short hash of a decoder config's architecture, to tell which model a table was calibrated on.
 
     It covers the fields the config's class adds to transformers' common ones (sizes, head counts, rotary settings,
-    norms, attention layout) and the model type, less :data:`NOT_ARCHITECTURE`. The common fields (dtype, labels,
-    output switches, the transformers version) differ between loads of one model, so they are left out: the same
-    checkpoint hashes alike in float32 and bfloat16, as a thinker or inside the full model, read from config.json
-    or from the loaded model.
+    norms, attention layout) and the model type, less :data:`NOT_ARCHITECTURE` and less its sub-configs (a family
+    whose decoder config is the whole model's, such as Phi-4-multimodal's, nests its audio and vision towers' configs
+    there, whose common fields would change the hash). The common fields (dtype, labels, output switches, the
+    transformers version) differ between loads of one model, so they are left out: the same checkpoint hashes alike
+    in float32 and bfloat16, as a thinker or inside the full model, read from config.json or from the loaded model.
     """
     from transformers import PreTrainedConfig
 
     common = set(PreTrainedConfig().to_dict()) - {"model_type"}
+    nested = set(getattr(config, "sub_configs", None) or {})
     fields = {
         k: v
         for k, v in config.to_dict().items()
-        if not k.startswith("_") and k not in common and k not in NOT_ARCHITECTURE
+        if not k.startswith("_") and k not in common and k not in NOT_ARCHITECTURE and k not in nested
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
