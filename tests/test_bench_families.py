@@ -19,13 +19,21 @@ from headrouter import bench
 from headrouter.adapters import (
     AudioFlamingo3Adapter,
     ModelAdapter,
+    MusicFlamingoAdapter,
+    Phi4MultimodalAdapter,
     Qwen2_5OmniAdapter,
     Qwen2AudioAdapter,
+    Qwen3OmniMoeAdapter,
+    VoxtralAdapter,
     adapter_for,
 )
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
+from headrouter.adapters.musicflamingo import tiny as musicflamingo
+from headrouter.adapters.phi4_multimodal import tiny as phi4_multimodal
 from headrouter.adapters.qwen2_5_omni import tiny as qwen2_5_omni
 from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
+from headrouter.adapters.qwen3_omni_moe import tiny as qwen3_omni_moe
+from headrouter.adapters.voxtral import tiny as voxtral
 from headrouter.bench import flops
 
 
@@ -35,15 +43,23 @@ class Family:
     tiny: ModuleType
     tiny_config: Callable
     """The tiny module's config builder (``num_layers=``): the config file a model is built from."""
-    first_shape: tuple[str, int, int, int, int, int]
-    """The default published shape, written out: name, hidden size, layers, query heads, KV heads, MLP width."""
+    first_shape: tuple[str, int, int, int, int, int, int]
+    """The default published shape, written out: name, hidden size, layers, query heads, KV heads, head dim, and the
+    MLP width a token runs through (a mixture's experts per token times their width)."""
 
 
 FAMILIES = [
-    Family(Qwen2_5OmniAdapter, qwen2_5_omni, qwen2_5_omni.tiny_thinker_config, ("3B", 2048, 36, 16, 2, 11008)),
-    Family(Qwen2AudioAdapter, qwen2_audio, qwen2_audio.tiny_config, ("7B", 4096, 32, 32, 32, 11008)),
-    Family(AudioFlamingo3Adapter, audio_flamingo3, audio_flamingo3.tiny_config, ("7B", 3584, 28, 28, 4, 18944)),
-]
+    Family(Qwen2_5OmniAdapter, qwen2_5_omni, qwen2_5_omni.tiny_thinker_config, ("3B", 2048, 36, 16, 2, 128, 11008)),
+    Family(Qwen2AudioAdapter, qwen2_audio, qwen2_audio.tiny_config, ("7B", 4096, 32, 32, 32, 128, 11008)),
+    Family(AudioFlamingo3Adapter, audio_flamingo3, audio_flamingo3.tiny_config, ("7B", 3584, 28, 28, 4, 128, 18944)),
+    Family(MusicFlamingoAdapter, musicflamingo, musicflamingo.tiny_config, ("8B", 3584, 28, 28, 4, 128, 18944)),
+    Family(
+        Qwen3OmniMoeAdapter, qwen3_omni_moe, qwen3_omni_moe.tiny_thinker_config,
+        ("30B-A3B", 2048, 48, 32, 4, 128, 8 * 768),
+    ),
+    Family(VoxtralAdapter, voxtral, voxtral.tiny_config, ("3B", 3072, 30, 32, 8, 128, 8192)),
+    Family(Phi4MultimodalAdapter, phi4_multimodal, phi4_multimodal.tiny_config, ("5.6B", 3072, 32, 24, 8, 128, 8192)),
+]  # fmt: skip
 
 
 # The released checkpoints' config.json, as far as it sets the decoder and the placeholder (Qwen2-Audio-7B's sparse
@@ -92,15 +108,13 @@ def model(family, config_path):
 
 
 def test_the_default_shape_is_the_published_one(family):
-    name, hidden, layers, heads, kv_heads, mlp = family.first_shape
+    name, hidden, layers, heads, kv_heads, head_dim, mlp = family.first_shape
     shapes = family.adapter.published_shapes
     assert next(iter(shapes)) == name
-    widths = shapes[name]
-    assert (widths["hidden_size"], widths["num_hidden_layers"]) == (hidden, layers)
-    assert (widths["num_attention_heads"], widths["num_key_value_heads"], widths["intermediate_size"]) == (
-        heads,
-        kv_heads,
-        mlp,
+    with torch.device("meta"):
+        model = family.adapter.random_model(name, num_layers=layers)
+    assert flops.DecoderShape.from_config(adapter_for(model).text_config) == flops.DecoderShape(
+        hidden, heads, kv_heads, head_dim, mlp, layers
     )
     assert family.adapter.family and family.adapter.title
     assert bench.family_adapter(family.adapter.family) is family.adapter
@@ -113,12 +127,13 @@ def test_random_models_have_the_published_widths(family):
         adapter = adapter_for(model)
         assert type(adapter) is family.adapter and not adapter.forward_module.training
         heads = widths["num_attention_heads"]
-        assert flops.DecoderShape.from_config(adapter.text_config) == flops.DecoderShape(
-            widths["hidden_size"], heads, widths["num_key_value_heads"], widths["hidden_size"] // heads,
-            widths["intermediate_size"], 3,
+        shape = flops.DecoderShape.from_config(adapter.text_config)
+        assert (shape.hidden_size, shape.num_heads, shape.num_kv_heads, shape.num_layers) == (
+            widths["hidden_size"], heads, widths["num_key_value_heads"], 3,
         )  # fmt: skip
+        assert shape.head_dim == widths.get("head_dim", widths["hidden_size"] // heads)
         assert adapter.text_config.rope_parameters["rope_theta"] == widths["rope_theta"]
-        assert adapter.text_config.vocab_size == 256 and adapter.forward_module.dtype == torch.bfloat16
+        assert adapter.text_config.vocab_size <= 512 and adapter.forward_module.dtype == torch.bfloat16
 
 
 def test_unknown_shapes_are_refused(family):
@@ -134,8 +149,10 @@ def test_a_model_from_a_config_file(family, model, config_path):
     assert adapter_for(half).forward_module.dtype == torch.bfloat16
 
 
-def test_special_ids_are_the_tiny_models(family, model):
-    assert adapter_for(model).special_token_ids() == sorted(family.tiny.SPECIAL_TOKENS)
+def test_special_ids_cover_the_tiny_models(family, model):
+    """The placeholders and padding the tiny model never writes (and media boundaries some families add)."""
+    ids = adapter_for(model).special_token_ids()
+    assert ids == sorted(set(ids)) and set(family.tiny.SPECIAL_TOKENS) <= set(ids)
 
 
 def test_placeholder_prompt_lays_out_one_clip_as_the_processor_does(family, model):

@@ -18,8 +18,12 @@ import headrouter
 from headrouter import cli
 from headrouter.adapters import adapter_class_for_checkpoint, adapter_for, load_model, load_processor
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
+from headrouter.adapters.musicflamingo import tiny as musicflamingo
+from headrouter.adapters.phi4_multimodal import tiny as phi4_multimodal
 from headrouter.adapters.qwen2_5_omni import tiny as qwen2_5_omni
 from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
+from headrouter.adapters.qwen3_omni_moe import tiny as qwen3_omni_moe
+from headrouter.adapters.voxtral import tiny as voxtral
 from headrouter.evaluation.tasks import generate
 from headrouter.methods.headrouter.calibration import load_samples
 
@@ -38,6 +42,10 @@ FAMILIES = [
     Family("qwen2_5_omni", qwen2_5_omni),
     Family("qwen2_audio", qwen2_audio),
     Family("audio_flamingo3", audio_flamingo3),
+    Family("musicflamingo", musicflamingo),
+    Family("qwen3_omni_moe", qwen3_omni_moe),
+    Family("voxtral", voxtral),
+    Family("phi4_multimodal", phi4_multimodal),
 ]
 
 

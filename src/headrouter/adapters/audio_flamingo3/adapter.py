@@ -40,7 +40,7 @@ class AudioFlamingo3Adapter(Qwen2DecoderAdapter):
             limit = int(processor.max_audio_len * self.sampling_rate(processor))
             if any(w.size > limit for w in wavs):
                 raise ValueError(
-                    f"Audio Flamingo 3's processor hears at most {processor.max_audio_len:g} s per clip "
+                    f"{self.title}'s processor hears at most {processor.max_audio_len:g} s per clip "
                     f"({limit} samples) and would cut longer audio; pass truncate_audio=True to hear only the first "
                     f"{window / self.sampling_rate(processor):g} s"
                 )
