@@ -236,6 +236,8 @@ def test_decoder_shape_reads_mixtures_and_sliding_layers():
     )  # fmt: skip
     shape = flops.DecoderShape.from_config(sliding)
     assert (shape.sliding_window, shape.sliding_layers) == (16, (1, 2))
+    sliding.intermediate_size = [128, 256, 384, 999]  # one width per layer (Gemma-3n): the mean of the model's layers
+    assert flops.DecoderShape.from_config(sliding).intermediate_size == 256
     assert flops.DecoderShape(**json.loads(json.dumps(shape.to_dict()))) == shape  # results JSON round-trips
 
 

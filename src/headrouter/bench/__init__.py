@@ -65,6 +65,7 @@ from headrouter.bench.settings import (
     QUICK_LENGTHS,
     QUICK_RUNS,
     BenchSettings,
+    benchmark_families,
     family_adapter,
 )
 from headrouter.bench.targets import evaluate_targets, format_targets
@@ -98,6 +99,7 @@ __all__ = [
     "estimate_prefill_bytes",
     "estimate_reference_bytes",
     "evaluate_targets",
+    "benchmark_families",
     "family_adapter",
     "flops",
     "format_markdown",

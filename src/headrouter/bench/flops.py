@@ -78,11 +78,16 @@ class DecoderShape:
 
 
 def _active_mlp_width(text_config) -> int:
-    """The MLP width one token runs through: dense, or ``top_k`` experts (and a shared expert) of a mixture."""
+    """The MLP width one token runs through: dense, or ``top_k`` experts (and a shared expert) of a mixture. A config
+    with one width per layer (Gemma-3n's) counts their mean: exact where they are equal, as in the released ones."""
     experts = getattr(text_config, "num_experts_per_tok", None)
     width = getattr(text_config, "moe_intermediate_size", None)
     if not (experts and width):
-        return int(text_config.intermediate_size)
+        dense = text_config.intermediate_size
+        if isinstance(dense, (list, tuple)):
+            layers = dense[: int(text_config.num_hidden_layers)]
+            return round(sum(layers) / len(layers))
+        return int(dense)
     shared = getattr(text_config, "shared_expert_intermediate_size", None) or 0
     return int(experts) * int(width) + int(shared)
 
