@@ -223,7 +223,7 @@ def test_sliding_window_and_mixture_flops_by_hand():
 
 
 def test_decoder_shape_reads_mixtures_and_sliding_layers():
-    from transformers import Qwen2Config, Qwen3MoeConfig
+    from transformers import Gemma3nTextConfig, Qwen2Config, Qwen3MoeConfig
 
     moe = Qwen3MoeConfig(
         hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
@@ -236,8 +236,11 @@ def test_decoder_shape_reads_mixtures_and_sliding_layers():
     )  # fmt: skip
     shape = flops.DecoderShape.from_config(sliding)
     assert (shape.sliding_window, shape.sliding_layers) == (16, (1, 2))
-    sliding.intermediate_size = [128, 256, 384, 999]  # one width per layer (Gemma-3n): the mean of the model's layers
-    assert flops.DecoderShape.from_config(sliding).intermediate_size == 256
+    per_layer = Gemma3nTextConfig(
+        hidden_size=64, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+        intermediate_size=[128, 256, 384], layer_types=["full_attention"] * 3,
+    )  # fmt: skip
+    assert flops.DecoderShape.from_config(per_layer).intermediate_size == 256  # one width per layer: their mean
     assert flops.DecoderShape(**json.loads(json.dumps(shape.to_dict()))) == shape  # results JSON round-trips
 
 

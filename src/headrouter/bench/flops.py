@@ -85,8 +85,7 @@ def _active_mlp_width(text_config) -> int:
     if not (experts and width):
         dense = text_config.intermediate_size
         if isinstance(dense, (list, tuple)):
-            layers = dense[: int(text_config.num_hidden_layers)]
-            return round(sum(layers) / len(layers))
+            return round(sum(dense) / len(dense))
         return int(dense)
     shared = getattr(text_config, "shared_expert_intermediate_size", None) or 0
     return int(experts) * int(width) + int(shared)
