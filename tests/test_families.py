@@ -13,6 +13,7 @@ import torch
 import headrouter
 from headrouter.adapters import (
     AudioFlamingo3Adapter,
+    Gemma3nAdapter,
     ModelAdapter,
     MusicFlamingoAdapter,
     Phi4MultimodalAdapter,
@@ -22,6 +23,7 @@ from headrouter.adapters import (
     adapter_for,
 )
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
+from headrouter.adapters.gemma3n import tiny as gemma3n
 from headrouter.adapters.musicflamingo import tiny as musicflamingo
 from headrouter.adapters.phi4_multimodal import tiny as phi4_multimodal
 from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
@@ -71,6 +73,9 @@ FAMILIES = [
     # as Audio Flamingo 3 (rotary time embeddings act on the tower's output, before the decoder): 6.0 s -> 150 in two
     # windows of the tiny 5 s tower; 1.2 s + 0.8 s -> 30 + 20
     Family("musicflamingo", musicflamingo, MusicFlamingoAdapter, 6.0, [150, 50]),
+    # 188 audio tokens per clip whatever its length; 0.8 s, not longer than the second prompt's 1.2 s, so that batching
+    # pads no clip whose last token reads past its end (Gemma 3n's tower is not batch-invariant there)
+    Family("gemma3n", gemma3n, Gemma3nAdapter, 0.8, [188, 376]),
 ]
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from headrouter.adapters.audio_flamingo3.adapter import AudioFlamingo3Adapter
 from headrouter.adapters.base import ModelAdapter
+from headrouter.adapters.gemma3n.adapter import Gemma3nAdapter
 from headrouter.adapters.musicflamingo.adapter import MusicFlamingoAdapter
 from headrouter.adapters.phi4_multimodal.adapter import Phi4MultimodalAdapter
 from headrouter.adapters.qwen2_5_omni.adapter import Qwen2_5OmniAdapter
@@ -24,6 +25,7 @@ ADAPTERS: list[type[ModelAdapter]] = [
     VoxtralAdapter,
     Phi4MultimodalAdapter,
     MusicFlamingoAdapter,
+    Gemma3nAdapter,
 ]
 
 
@@ -70,6 +72,7 @@ def load_processor(path: str | Path):
 __all__ = [
     "ADAPTERS",
     "AudioFlamingo3Adapter",
+    "Gemma3nAdapter",
     "ModelAdapter",
     "MusicFlamingoAdapter",
     "Phi4MultimodalAdapter",
