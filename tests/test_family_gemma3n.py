@@ -258,3 +258,45 @@ def test_a_vision_tower_stand_in_refuses_images():
     model = tiny.tiny_model()
     with pytest.raises(RuntimeError, match="without a vision tower"):
         model.model.vision_tower(pixel_values=torch.zeros(1, 3, 8, 8))
+
+
+def test_calibration_profiles_equal_eager_attention_within_windows_and_skip_reusing_layers():
+    """Calibration recomputes each layer's rows with the layer's window (16, far shorter than the prompt) and leaves
+    out the layers that reuse other layers' keys (their rows are not theirs to recompute): uniform weights there."""
+    from headrouter.methods.headrouter import stats
+    from headrouter.methods.headrouter.calibration import CalibrationSample
+
+    model = tiny.tiny_model("eager", num_layers=6, num_kv_shared_layers=2, sliding_window=WINDOW)
+    processor = tiny.tiny_processor()
+    sample = CalibrationSample(tiny.tone(0.8, 440.0, seed=1), "Which note?", "acoustic", tiny.SAMPLE_RATE)
+    table = headrouter.calibrate(model, processor, [sample], tasks=["acoustic"], progress=False)
+    adapter = adapter_for(model)
+    assert adapter.recomputable_layers() == [0, 1, 2, 3]
+    inputs = adapter.build_inputs(processor, [sample.audio], [sample.prompt])
+    with torch.no_grad():
+        attentions = model(**inputs, output_attentions=True).attentions
+    audio = adapter.audio_mask(inputs["input_ids"])
+    queries = torch.arange(int(audio[0].nonzero().max()) + 1, audio.shape[1])
+    for layer in range(4):
+        rows = attentions[layer][:, :, queries].double()
+        expected = stats.behaviour(rows, audio, torch.ones(1, queries.numel(), dtype=torch.bool))[0]
+        assert torch.allclose(table.profiles["acoustic"][layer].double(), expected, atol=1e-5), layer
+    for layer in (4, 5):
+        assert torch.equal(table.profiles["acoustic"][layer], torch.zeros(2 * adapter.num_heads))
+        assert torch.equal(table.weights["acoustic"][layer], torch.full((adapter.num_heads,), 1 / adapter.num_heads))
+
+
+def test_a_checkpoint_loads_without_timm_with_a_vision_stand_in(tmp_path, caplog, monkeypatch):
+    import importlib.util
+
+    from headrouter.adapters.gemma3n.vision import VisionTowerStandIn
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "timm" else find_spec(name, *a))
+    model = tiny.tiny_model()
+    model.save_pretrained(tmp_path)
+    with caplog.at_level("WARNING", logger="headrouter"):
+        loaded = Gemma3nAdapter.load_model(tmp_path, dtype="float32")
+    assert "timm is not installed" in caplog.text and isinstance(loaded.model.vision_tower, VisionTowerStandIn)
+    inputs = tiny.encode(family_prompts())
+    assert torch.equal(proofs.forward_logits(loaded, inputs), proofs.forward_logits(model, inputs))

@@ -103,6 +103,12 @@ class ModelAdapter(ABC):
         later ones keys of the other length, so the engine refuses a prune layer that splits one. None by default."""
         return []
 
+    def recomputable_layers(self) -> list[int]:
+        """The decoder layers whose attention rows :meth:`project_query_key` can recompute from their own input:
+        every layer but those reusing another layer's keys (:meth:`kv_sharing_groups`). Calibration profiles these."""
+        reusing = {i for group in self.kv_sharing_groups() for i in group[1:]}
+        return [i for i in range(self.num_layers) if i not in reusing]
+
     hidden_token_axis: ClassVar[int] = 1
     """The token axis of the hidden states the decoder layers pass on (``(B, L, D)``: 1); the engine gathers the kept
     tokens along it at layer K."""

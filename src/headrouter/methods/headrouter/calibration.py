@@ -95,9 +95,11 @@ def check_tasks(samples: Sequence[CalibrationSample], tasks: Sequence[str]) -> N
 class HeadStatistics:
     """Running sums of per-head statistics per task type; turns into a :class:`HeadTable`."""
 
-    def __init__(self, num_layers: int, num_heads: int, bins: int) -> None:
+    def __init__(self, num_layers: int, num_heads: int, bins: int, layers: Sequence[int] | None = None) -> None:
         self.shape = (num_layers, num_heads)
         self.bins = bins
+        self.layers = sorted(range(num_layers) if layers is None else layers)
+        """The layers profiled; the others (a family's KV-reusing layers) keep zero statistics: uniform weights."""
         self.counts: dict[str, int] = {}
         self._behaviour: dict[str, torch.Tensor] = {}  # task type -> (layers, 2H) sum
         self._importance: dict[str, torch.Tensor] = {}  # task type -> (layers, H) sum of mass * selectivity
@@ -120,12 +122,14 @@ class HeadStatistics:
 
     def finish_sample(self, task_type: str) -> None:
         """Close the current sample: its per-layer behaviour vectors count towards ``task_type``."""
-        if len(self._pending) != self.shape[0]:
-            raise RuntimeError(f"captured {len(self._pending)} of {self.shape[0]} layers for this sample")
-        vector = torch.stack([self._pending[i] for i in range(self.shape[0])])  # (layers, 2H)
-        self._pending.clear()
+        if sorted(self._pending) != self.layers:
+            raise RuntimeError(f"captured layers {sorted(self._pending)} of {self.layers} for this sample")
         heads = self.shape[1]
         zeros = torch.zeros(self.shape[0], 2 * heads, dtype=torch.float64)
+        vector = zeros.clone()  # (layers, 2H)
+        for layer, behaviour in self._pending.items():
+            vector[layer] = behaviour
+        self._pending.clear()
         self._behaviour[task_type] = self._behaviour.get(task_type, zeros) + vector
         importance = vector[:, :heads] * vector[:, heads:]
         self._importance[task_type] = self._importance.get(task_type, zeros[:, :heads]) + importance
@@ -177,8 +181,8 @@ class _Profiler:
         self.adapter, self.statistics = adapter, statistics
         self.state: dict = {}
         self.handles = [adapter.entry.register_forward_pre_hook(self._on_entry, with_kwargs=True)]
-        for i, layer in enumerate(adapter.layers):
-            attention = adapter.attention(layer)
+        for i in statistics.layers:
+            attention = adapter.attention(adapter.layers[i])
             self.handles.append(attention.register_forward_pre_hook(self._layer_hook(i), with_kwargs=True))
 
     def _on_entry(self, module, args, kwargs):
@@ -201,7 +205,8 @@ class _Profiler:
             query, key = self.adapter.project_query_key(
                 module, kwargs["hidden_states"], kwargs["position_embeddings"], s["index"]
             )
-            rows = attention_rows(query, key, s["index"], s["padding"], self.adapter.attention_scaling(module))
+            scaling, window = self.adapter.attention_scaling(module), self.adapter.sliding_window(layer)
+            rows = attention_rows(query, key, s["index"], s["padding"], scaling, window)
             self.statistics.add_layer(layer, rows, s["audio"], s["valid"], s["last"])
 
         return hook
@@ -244,7 +249,10 @@ def calibrate(
 
     adapter = adapter_for(model)
     config = adapter.text_config
-    statistics = HeadStatistics(adapter.num_layers, config.num_attention_heads, bins)
+    statistics = HeadStatistics(adapter.num_layers, config.num_attention_heads, bins, adapter.recomputable_layers())
+    if len(statistics.layers) < adapter.num_layers:
+        skipped = sorted(set(range(adapter.num_layers)) - set(statistics.layers))
+        logger.info("calibration: layers %s reuse other layers' keys and are not profiled (uniform weights)", skipped)
     rate = adapter.sampling_rate(processor)
     forward = adapter.forward_module
     failed = 0
