@@ -344,7 +344,7 @@ class Pruner:
                 query_index=state.query_index,
                 query_mask=state.query_mask,
                 attention=state.attention,
-                details=[{} for _ in range(hidden_states.shape[0])],
+                details=[{} for _ in range(state.padding_mask.shape[0])],
                 project_keys=self.adapter.key_projection(self.prune_layer),
             )
             pinned = (state.audio_mask & ~state.prunable).sum(-1)
