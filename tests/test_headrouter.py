@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import headrouter
+from headrouter import get_method
 from headrouter.adapters import adapter_for
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.methods.headrouter import stats
@@ -304,3 +305,31 @@ def test_a_table_missing_tensors_names_them(tmp_path):
         f"{tmp_path / 'head_table.safetensors'} lacks the tensors ['weights.music', 'profiles.music', 'mass.music', "
         "'selectivity.music'] its metadata's task types need"
     )
+
+
+def test_bins_without_a_prior_are_not_debiased():
+    """A head table whose prior is 0 in some bins (calibration queries never saw them, e.g. beyond a sliding window)
+    scores those bins by their attention as it is: finite, and not boosted."""
+    from headrouter.methods import ScoringContext
+
+    table = HeadTable(
+        weights={"acoustic": torch.ones(2, 2) / 2},
+        profiles={"acoustic": torch.zeros(2, 4)},
+        mass={"acoustic": torch.zeros(2, 2)},
+        selectivity={"acoustic": torch.zeros(2, 2)},
+        prior=torch.tensor([[[0.0, 0.5], [0.0, 0.25]]] * 2),  # (layers, heads, bins): bin 0 never seen
+        feature_mean=torch.zeros(2, 4),
+        feature_std=torch.ones(2, 4),
+        meta={"task_types": ["acoustic"]},
+    )
+    method = get_method("headrouter", table=table, task="acoustic")
+    audio = torch.tensor([[True, True, True, True, False]])
+    attention = torch.tensor([[0.1, 0.2, 0.3, 0.4, 0.0]]).expand(2, 5)[None, :, None]  # (B, H, Q, L)
+    ctx = ScoringContext(
+        audio_mask=audio, attention_mask=torch.ones(1, 5, dtype=torch.bool), hidden_states=torch.zeros(1, 5, 4),
+        layer=1, query_index=torch.tensor([[4]]), query_mask=torch.ones(1, 1, dtype=torch.bool), attention=attention,
+        details=[{}],
+    )  # fmt: skip
+    scores = method.score(ctx)
+    # tokens 0-1 in bin 0 (no prior: as they are), tokens 2-3 in bin 1 (heads' priors 0.5, 0.25: mean of 2x and 4x)
+    assert torch.allclose(scores[0, :4], torch.tensor([0.1, 0.2, 0.3 * 3, 0.4 * 3]))

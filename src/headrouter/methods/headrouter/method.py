@@ -72,7 +72,10 @@ class HeadRouterMethod(ScoringMethod):
         last = ctx.attention[rows, :, ctx.last_query]  # (B, H, L)
         weights = None if self.uniform_heads else self._weights(ctx)
         if self.debias and self.table is not None:
-            prior = self.table.prior[ctx.layer - 1].to(last.device)  # (H, bins)
+            # (H, bins); a bin that no calibration query saw (beyond a sliding window) has prior 0: no expectation to
+            # divide by, so its scores stay as they are (not 0 / 0, nor boosted without bound)
+            prior = self.table.prior[ctx.layer - 1].to(last.device)
+            prior = torch.where(prior > 0, prior, torch.ones_like(prior))
             bins = stats.relative_bins(ctx.audio_mask, self.table.bins)  # (B, L)
             last = last / prior[:, bins].permute(1, 0, 2)  # (H, B, L) -> (B, H, L)
         if weights is None:
