@@ -28,10 +28,17 @@ def test_the_qwen_adapter_answers_the_contract(models, batch):
     assert torch.equal(adapter.key_projection(2)(hidden), expected)
 
 
-def test_pruning_before_sliding_window_layers_is_refused():
+@pytest.mark.parametrize(
+    "kind,match",
+    [("chunked_attention", r"layers \[3\] of this model use chunked_attention"),
+     ("sliding_attention", r"layers \[3\] of this model use sliding_attention, but its decoder config names no")],
+)  # fmt: skip
+def test_pruning_before_layers_the_engine_cannot_mask_is_refused(kind, match):
+    """Sliding-window layers after K are pruned (tests/test_engine_sliding.py), given their window; other kinds not."""
     model = tiny.tiny_model()
-    model.config.text_config.layer_types = ["full_attention", "full_attention", "full_attention", "sliding_attention"]
-    with pytest.raises(ValueError, match=r"layers \[3\].*sliding_attention"):
+    model.config.text_config.layer_types = ["full_attention", "full_attention", "full_attention", kind]
+    model.config.text_config.sliding_window = None
+    with pytest.raises(ValueError, match=match):
         headrouter.wrap(model, keep_ratio=0.5, prune_layer=2)
     assert not hasattr(model, "headrouter")
 

@@ -18,6 +18,7 @@ import headrouter
 from headrouter import cli
 from headrouter.adapters import adapter_class_for_checkpoint, adapter_for, load_model, load_processor
 from headrouter.adapters.audio_flamingo3 import tiny as audio_flamingo3
+from headrouter.adapters.gemma3n import tiny as gemma3n
 from headrouter.adapters.musicflamingo import tiny as musicflamingo
 from headrouter.adapters.phi4_multimodal import tiny as phi4_multimodal
 from headrouter.adapters.qwen2_5_omni import tiny as qwen2_5_omni
@@ -46,6 +47,7 @@ FAMILIES = [
     Family("qwen3_omni_moe", qwen3_omni_moe),
     Family("voxtral", voxtral),
     Family("phi4_multimodal", phi4_multimodal),
+    Family("gemma3n", gemma3n),
 ]
 
 

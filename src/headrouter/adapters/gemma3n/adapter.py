@@ -17,7 +17,9 @@ clip (at most 30 s; the tower's 6.25 tokens per second, padded to 188), so the a
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -27,6 +29,9 @@ from torch import nn
 
 from headrouter.adapters.base import ModelAdapter
 from headrouter.adapters.gemma3n import bench
+from headrouter.adapters.gemma3n.vision import without_vision_tower
+
+logger = logging.getLogger("headrouter")
 
 
 class Gemma3nAdapter(ModelAdapter):
@@ -165,13 +170,23 @@ class Gemma3nAdapter(ModelAdapter):
 
     @classmethod
     def load_model(cls, path: str | Path, dtype: str = "auto", attn_implementation: str | None = None) -> nn.Module:
-        """The checkpoint's ``Gemma3nForConditionalGeneration``, from local files only (its vision tower needs timm)."""
+        """The checkpoint's ``Gemma3nForConditionalGeneration``, from local files only. Its vision tower is timm's:
+        where timm is missing, the model is loaded with :class:`~headrouter.adapters.gemma3n.vision.VisionTowerStandIn`
+        in its place (text and audio work; images are refused), and a WARNING says so."""
         from transformers import Gemma3nForConditionalGeneration
 
         kwargs = {"dtype": dtype, "local_files_only": True}
         if attn_implementation is not None:
             kwargs["attn_implementation"] = attn_implementation
-        return Gemma3nForConditionalGeneration.from_pretrained(str(path), **kwargs).eval()
+        if importlib.util.find_spec("timm") is not None:
+            return Gemma3nForConditionalGeneration.from_pretrained(str(path), **kwargs).eval()
+        logger.warning(
+            "timm is not installed: %s is loaded without its vision tower (text and audio only; images are refused). "
+            "pip install timm to load it whole",
+            path,
+        )
+        with without_vision_tower():
+            return Gemma3nForConditionalGeneration.from_pretrained(str(path), **kwargs).eval()
 
     @classmethod
     def load_processor(cls, path: str | Path):

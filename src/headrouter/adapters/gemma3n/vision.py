@@ -1,9 +1,10 @@
-"""Building a Gemma 3n model without its vision tower, for the tiny test models and the benchmark's random models.
+"""Building a Gemma 3n model without its vision tower: the tiny test models, the benchmark's random models, and
+checkpoints loaded where timm is missing.
 
 ``Gemma3nModel`` builds its vision tower (timm's MobileNetV5) through ``AutoModel.from_config``, which needs timm even
 when no image is ever passed. Audio pruning never runs it, so random-weight models take :class:`VisionTowerStandIn`
-in its place: the rest of the model (its image token embedder included) is the real one. Checkpoints are loaded as
-they are, with timm (:meth:`~headrouter.adapters.gemma3n.adapter.Gemma3nAdapter.load_model`).
+in its place: the rest of the model (its image token embedder included) is the real one. Checkpoints are loaded whole
+where timm is installed (:meth:`~headrouter.adapters.gemma3n.adapter.Gemma3nAdapter.load_model`).
 """
 
 from __future__ import annotations
