@@ -1,7 +1,7 @@
 """Prefill speed-up of every family's built-in benchmark model at one audio length and keep ratio, against its
 FLOP-ideal: the speed table of docs/models.md.
 
-    python benchmarks/families.py [--tokens 3000] [--keep 0.3] [--runs 5] [--out benchmarks/results/families]
+    python benchmarks/families.py [--tokens 3000] [--keep 0.3] [--runs 3] [--out benchmarks/results/families]
 
 Each family is ``headrouter bench --family F --lengths N --keep R --methods fastv --decode-tokens 0 --no-memory``
 (3 decoder layers at the family's first published widths, K = 1, bf16, sdpa): its own JSON and markdown report go
@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=3000, help="audio tokens (default 3000)")
     parser.add_argument("--keep", type=float, default=0.3, help="keep ratio (default 0.3)")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per setting (default 5)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per setting (default 3)")
     parser.add_argument("--out", default="benchmarks/results/families", help="output folder")
     args = parser.parse_args()
     out = Path(args.out)
