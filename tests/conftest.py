@@ -44,3 +44,10 @@ def batch():
 @pytest.fixture
 def single():
     return tiny.encode(prompts_mixed()[:1])
+
+
+def cache_kwarg(module) -> str:
+    """A forward's cache argument: ``cache`` from transformers 5.24 on, ``past_key_values`` before (CI runs both)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"

@@ -4,12 +4,11 @@ inside a forward, later turns; each continued exactly as the masked reference co
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 
 import pytest
 import torch
-from conftest import prompts_mixed
+from conftest import cache_kwarg, prompts_mixed
 
 import headrouter
 from headrouter.adapters.qwen2_5_omni import tiny
@@ -18,11 +17,6 @@ from headrouter.engine.cache import PrunedCache, pruned_state
 from headrouter.testing.reference import keep_mask_from_pruner, masked_reference
 
 STEPS = 6
-
-
-def cache_kwarg(model) -> str:
-    """The thinker's cache argument: ``cache`` from transformers 5.24 on, ``past_key_values`` before."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def forward(model, inputs, cache=None, deltas=None):

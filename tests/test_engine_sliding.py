@@ -17,6 +17,7 @@ from transformers import Qwen2_5OmniThinkerForConditionalGeneration, Qwen2Config
 import headrouter
 from headrouter.adapters import adapter_for
 from headrouter.adapters.qwen2_5_omni import tiny
+from headrouter.bench import output_cache
 from headrouter.engine.surgery import pruned_attention_mask
 from headrouter.testing import assert_pruned_equals_masked, proofs
 
@@ -87,7 +88,7 @@ def test_the_pruned_sliding_cache_keeps_the_last_window_of_slots(sliding_models,
         with torch.no_grad():
             out = model(**single, use_cache=True)
         slots = int(pruner.kept_valid.sum())
-    cache = out.cache
+    cache = output_cache(out)
     assert slots > WINDOW
     assert [cache.layers[i].keys.shape[-2] for i in range(4)] == [90, WINDOW - 1, WINDOW - 1, slots]
     assert cache.get_seq_length(2) == slots  # the sliding layer counts every slot it has seen

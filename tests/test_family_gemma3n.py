@@ -10,6 +10,7 @@ import torch
 import headrouter
 from headrouter.adapters import Gemma3nAdapter, adapter_for
 from headrouter.adapters.gemma3n import bench, tiny
+from headrouter.bench import output_cache
 from headrouter.testing import assert_pruned_equals_masked, proofs
 
 WINDOW = 16
@@ -102,7 +103,7 @@ def test_cached_decoding_across_a_short_window(narrow, unpadded):
 def test_the_pruned_sliding_cache_keeps_the_last_window_of_slots(narrow, batch):
     with headrouter.pruning(narrow, 0.3, prune_layer=2) as pruner:
         with torch.no_grad():
-            cache = narrow(**batch, use_cache=True).cache
+            cache = output_cache(narrow(**batch, use_cache=True))
         slots = pruner.kept_index.shape[1]
     width = batch["input_ids"].shape[1]
     assert [cache.layers[i].keys.shape[-2] for i in range(4)] == [WINDOW - 1, WINDOW - 1, WINDOW - 1, slots]

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from conftest import cache_kwarg
 from transformers.models.qwen3_omni_moe.modeling_qwen3_omni_moe import _get_feat_extract_output_lengths
 
 import headrouter
@@ -141,7 +142,7 @@ def test_a_later_turn_on_a_pruned_cache_gets_the_unpruned_positions(model, batch
     turn = torch.cat([first.sequences, torch.full((2, 3), tiny.FIRST_BYTE + 10)], 1)
     inputs = {"input_ids": turn, "attention_mask": torch.cat([batch["attention_mask"], torch.ones(2, 5)], 1).long()}
     seen, hooks = spy_positions(model, [0, K])
-    generate(model, inputs, steps=2, cache=cache)
+    generate(model, inputs, steps=2, **{cache_kwarg(adapter_for(model).forward_module): cache})
     for hook in hooks:
         hook.remove()
     assert seen[0][0][1].shape[1] == 4  # the turn continued the cache: the last answer token and 3 new ones
@@ -149,7 +150,7 @@ def test_a_later_turn_on_a_pruned_cache_gets_the_unpruned_positions(model, batch
     # the unpruned model on the same second turn, from its own first-turn cache of the same length
     full_first = generate(model, batch, steps=2)
     seen_full, hooks = spy_positions(model, [0, K])
-    generate(model, inputs, steps=2, cache=full_first.past_key_values)
+    generate(model, inputs, steps=2, **{cache_kwarg(adapter_for(model).forward_module): full_first.past_key_values})
     for hook in hooks:
         hook.remove()
     for index in (0, K):
