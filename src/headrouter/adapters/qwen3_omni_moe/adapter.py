@@ -11,18 +11,15 @@ while pruning."""
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from headrouter.adapters.base import ModelAdapter
+from headrouter.adapters.omni_thinker import OmniThinkerAdapter
 from headrouter.adapters.qwen3_omni_moe import bench
 from headrouter.adapters.rotary import rotary_query_key
-
-logger = logging.getLogger("headrouter")
 
 FULL_MODEL = "Qwen3OmniMoeForConditionalGeneration"
 THINKER = "Qwen3OmniMoeThinkerForConditionalGeneration"
@@ -49,27 +46,8 @@ def _normed(projection: nn.Module, norm: nn.Module, head_dim: int, states: torch
     return norm(projection(states).unflatten(-1, (-1, head_dim))).flatten(-2)
 
 
-class Qwen3OmniMoeAdapter(ModelAdapter):
+class Qwen3OmniMoeAdapter(OmniThinkerAdapter):
     model_classes = (FULL_MODEL, THINKER)
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__(model)
-        self.thinker = model.thinker if type(model).__name__ == FULL_MODEL else model
-
-    def on_wrap(self) -> None:
-        if getattr(self.model, "has_talker", False):
-            logger.warning(
-                "headrouter prunes the thinker only; speech output through the talker needs the thinker's "
-                "full-length hidden states and is not supported while pruning: generate with generation_mode='text'."
-            )
-
-    @property
-    def entry(self) -> nn.Module:
-        return self.thinker.model
-
-    @property
-    def forward_module(self) -> nn.Module:
-        return self.thinker
 
     def check_call(self, kwargs: dict) -> None:
         # deepstack adds visual features to the hidden states of the visual positions after the first layers (one per
@@ -91,30 +69,7 @@ class Qwen3OmniMoeAdapter(ModelAdapter):
                 "router logits by the full-length attention_mask, and pruned layers route the kept tokens only. "
                 "Pass output_router_logits=False, or unwrap the model first"
             )
-        # the full model's speech output asks the thinker for hidden states, and feeds those of every prompt token
-        # to the talker: pruned layers have fewer
-        if kwargs.get("output_hidden_states") and getattr(self.model, "has_talker", False):
-            raise RuntimeError(
-                "headrouter cannot prune for speech output: a Qwen3-Omni model with a talker asks its thinker for "
-                "output_hidden_states and feeds the talker those of every prompt token, which pruning shortens. "
-                "Generate text with generation_mode='text', disable the talker (model.disable_talker()), or unwrap "
-                "the model"
-            )
-
-    @property
-    def layers(self) -> nn.ModuleList:
-        return self.thinker.model.language_model.layers
-
-    @property
-    def text_config(self):
-        return self.thinker.model.language_model.config
-
-    @property
-    def audio_token_id(self) -> int:
-        return int(self.thinker.config.audio_token_id)
-
-    def attention(self, layer: nn.Module) -> nn.Module:
-        return layer.self_attn
+        super().check_call(kwargs)  # speech output through the talker
 
     def project_query_key(self, attention, hidden_states, position_embeddings, query_index):
         # imported here, where the model (and so its modeling code) exists: importing headrouter stays light
