@@ -112,6 +112,10 @@ def test_the_processor_round_trips_through_a_checkpoint(model, processor, tmp_pa
 
 
 def test_loading_a_processor_without_mistral_common_names_the_package(monkeypatch, tmp_path):
+    # loaded first with mistral-common at hand: a first import while it reads as missing would leave the module
+    # without mistral-common's names for the rest of the session (order-dependent failures elsewhere)
+    import transformers.models.voxtral.processing_voxtral  # noqa: F401
+
     monkeypatch.setattr("transformers.utils.is_mistral_common_available", lambda: False)
     with pytest.raises(ImportError, match="pip install 'mistral-common"):
         VoxtralAdapter.load_processor(tmp_path)
