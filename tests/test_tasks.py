@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 import numpy as np
@@ -189,3 +191,38 @@ def test_max_seconds_bounds_the_clips_it_allows(tmp_path):
                      progress=False)  # fmt: skip
     lengths = [synth.read_wav(tmp_path / item.audio).size / synth.SAMPLE_RATE for item in items]
     assert max(lengths) <= 2.5 and min(lengths) >= 2.0
+
+
+# Fingerprints of the short family's output for seed 11, taken before the long family (tasks/long.py) was added: the
+# short tasks must keep giving the same items and bytes for the same seed. Numpy tasks: items and WAV bytes of three
+# short clips and one long one; speech tasks: the items only (espeak-ng's samples may differ between its versions).
+SHORT_FAMILY_FINGERPRINTS = {
+    "pitch_class": "9e2bcef8a06381af",
+    "noise_colour": "9ee3f06f694e313b",
+    "beep_count": "10acb262fad019cd",
+    "chord_quality": "0a427a30a70a1c70",
+}
+SHORT_SPEECH_ITEMS_FINGERPRINT = "d5071e2318cb1179"
+
+
+def _fingerprint(examples) -> str:
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(json.dumps(example.item.to_dict(), sort_keys=True).encode())
+        if example.audio is not None:
+            digest.update(synth.wav_bytes(example.audio))
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("task", list(SHORT_FAMILY_FINGERPRINTS))
+def test_short_family_output_is_unchanged_for_a_fixed_seed(task):
+    examples = [make_example(task, i, seed=11, max_seconds=8.0) for i in range(3)]
+    examples.append(make_example(task, 3, seed=11, long_fraction=1.0))
+    assert _fingerprint(examples) == SHORT_FAMILY_FINGERPRINTS[task]
+
+
+@needs_espeak
+def test_short_speech_items_are_unchanged_for_a_fixed_seed():
+    items = [make_example(t, i, seed=11, max_seconds=8.0).item for t in SPEECH_TASKS for i in range(3)]
+    digest = hashlib.sha256(b"".join(json.dumps(item.to_dict(), sort_keys=True).encode() for item in items))
+    assert digest.hexdigest()[:16] == SHORT_SPEECH_ITEMS_FINGERPRINT
