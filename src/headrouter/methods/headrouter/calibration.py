@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,22 +242,12 @@ def calibrate(
     samples = list(samples)
     tasks = list(tasks)
     check_tasks(samples, tasks)
-    if not 0 < coverage <= 1:
-        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
-    if not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive int, got {bins!r}")
-
+    _check_settings(bins, coverage)
     adapter = adapter_for(model)
-    config = adapter.text_config
-    statistics = HeadStatistics(adapter.num_layers, config.num_attention_heads, bins, adapter.recomputable_layers())
-    if len(statistics.layers) < adapter.num_layers:
-        skipped = sorted(set(range(adapter.num_layers)) - set(statistics.layers))
-        logger.info("calibration: layers %s reuse other layers' keys and are not profiled (uniform weights)", skipped)
     rate = adapter.sampling_rate(processor)
-    forward = adapter.forward_module
-    failed = 0
-    profiler = _Profiler(adapter, statistics)
-    try:
+    failed: list[str] = []
+
+    def prepared() -> Iterator[tuple[Mapping, str]]:
         for sample in tqdm(samples, desc="calibrating", unit="sample", disable=not progress):
             try:
                 wav = load_audio(sample.audio, rate, source_rate=sample.sampling_rate)
@@ -265,29 +255,82 @@ def calibrate(
                     processor, [wav], [sample.prompt], system_prompt=system_prompt, truncate_audio=truncate_audio
                 )
                 require_audio_tokens(adapter.audio_mask(inputs["input_ids"]), wav.size / rate)
-                inputs = inputs.to(device=forward.device, dtype=forward.dtype)  # casts the floating tensors only
             except Exception as error:  # a clip that fails to load, decode or tokenize must not stop the run
-                failed += 1
+                failed.append(sample.name)
                 logger.warning("calibration: skipping %s: %s: %s", sample.name, type(error).__name__, error)
                 continue
-            with torch.no_grad():
-                forward(**inputs, use_cache=False)
-            statistics.finish_sample(sample.task)
-    finally:
-        profiler.remove()
+            yield inputs, sample.task
 
+    statistics = _profile(adapter, prepared(), bins)
     if not statistics.counts:
         raise ValueError(f"all {len(samples)} calibration samples failed to load or run; see the log for each path")
     empty = [t for t in tasks if statistics.counts.get(t, 0) == 0]
     if empty:
         raise ValueError(f"every calibration sample of task type {empty} failed; see the log for each path")
+    settings = {"bins": bins, "coverage": coverage, "system_prompt": system_prompt, "truncate_audio": truncate_audio}
+    return _table(adapter, statistics, tasks, coverage, len(failed), settings)
+
+
+def calibrate_inputs(
+    model: nn.Module,
+    inputs: Iterable[tuple[Mapping, str]],
+    *,
+    tasks: Sequence[str] = DEFAULT_TASKS,
+    bins: int = 16,
+    coverage: float = 0.8,
+) -> HeadTable:
+    """As :func:`calibrate`, from ready model inputs: ``(inputs, task type)`` pairs, each ``inputs`` a batch of one
+    as the processor makes it (``input_ids``, ``attention_mask`` and the audio features). For prompts made without a
+    processor, such as the benchmark's own; every task type of ``tasks`` needs at least one pair."""
+    tasks = list(tasks)
+    _check_settings(bins, coverage)
+    adapter = adapter_for(model)
+    pairs = list(inputs)
+    unknown = sorted({task for _, task in pairs} - set(tasks))
+    missing = [t for t in tasks if t not in {task for _, task in pairs}]
+    if unknown or missing:
+        raise ValueError(f"inputs: task types {unknown} are not in tasks {tasks}, or {missing} have no inputs")
+    statistics = _profile(adapter, pairs, bins)
+    return _table(adapter, statistics, tasks, coverage, 0, {"bins": bins, "coverage": coverage})
+
+
+def _check_settings(bins: int, coverage: float) -> None:
+    if not 0 < coverage <= 1:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive int, got {bins!r}")
+
+
+def _profile(adapter: ModelAdapter, inputs: Iterable[tuple[Mapping, str]], bins: int) -> HeadStatistics:
+    """One forward pass per ``(inputs, task type)`` with the profiling hooks in place; the statistics they summed."""
+    statistics = HeadStatistics(
+        adapter.num_layers, adapter.text_config.num_attention_heads, bins, adapter.recomputable_layers()
+    )
+    if len(statistics.layers) < adapter.num_layers:
+        skipped = sorted(set(range(adapter.num_layers)) - set(statistics.layers))
+        logger.info("calibration: layers %s reuse other layers' keys and are not profiled (uniform weights)", skipped)
+    forward = adapter.forward_module
+    profiler = _Profiler(adapter, statistics)
+    try:
+        for batch, task_type in inputs:
+            batch = {  # floating tensors (audio features) take the model's dtype
+                k: v.to(device=forward.device, dtype=forward.dtype if v.is_floating_point() else v.dtype)
+                if isinstance(v, torch.Tensor)
+                else v
+                for k, v in batch.items()
+            }
+            with torch.no_grad():
+                forward(**batch, use_cache=False)
+            statistics.finish_sample(task_type)
+    finally:
+        profiler.remove()
+    return statistics
+
+
+def _table(
+    adapter: ModelAdapter, statistics: HeadStatistics, tasks: list[str], coverage: float, failed: int, settings: dict
+) -> HeadTable:
     counts = {task_type: statistics.counts[task_type] for task_type in tasks}
     logger.info("calibrated on %s samples per task type; %d failed", counts, failed)
-    meta = HeadTable.metadata(
-        type(model).__name__,
-        config,
-        counts,
-        failed,
-        {"bins": bins, "coverage": coverage, "system_prompt": system_prompt, "truncate_audio": truncate_audio},
-    )
+    meta = HeadTable.metadata(type(adapter.model).__name__, adapter.text_config, counts, failed, settings)
     return statistics.to_table(tasks, coverage, meta)
