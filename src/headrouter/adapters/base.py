@@ -230,3 +230,36 @@ class ModelAdapter(ABC):
     def special_token_ids(self) -> list[int]:
         """Sorted ids a random-weight model must never generate (placeholders, media boundaries, padding)."""
         raise NotImplementedError(f"{type(self).__name__} does not list its special ids")
+
+    # End to end (``headrouter bench --with-audio-tower``): the audio tower runs on ``input_features`` of a clip that
+    # makes exactly N audio tokens. Optional as well: a family without it is benchmarked decoder-only.
+
+    published_audio_towers: ClassVar[dict[str, dict]] = {}
+    """The audio towers of released checkpoints, by size as in ``published_shapes``: the tower config's field names
+    (widths and ``num_layers``, the published depth). Non-empty where the family can be benchmarked end to end."""
+
+    @property
+    def audio_tower(self) -> nn.Module | None:
+        """The module that turns ``input_features`` into audio embeddings (None where the family does not say)."""
+        return None
+
+    @classmethod
+    def random_model_with_audio_tower(
+        cls,
+        shape: str,
+        num_layers: int,
+        tower_layers: int,
+        *,
+        dtype: torch.dtype = torch.float32,
+        attn_implementation: str = "sdpa",
+    ) -> nn.Module:
+        """As :meth:`random_model`, but with the audio tower at the widths of ``published_audio_towers[shape]`` and
+        ``tower_layers`` layers."""
+        raise NotImplementedError(f"{cls.__name__} has no end-to-end benchmark model")
+
+    def feature_prompt(
+        self, audio_tokens: int, *, text_before: int, text_after: int, seed: int = 0
+    ) -> dict[str, torch.Tensor]:
+        """:meth:`placeholder_prompt` plus random ``input_features`` (and their mask) of the length that makes
+        exactly ``audio_tokens`` audio tokens, so that the audio tower runs as it does on a real clip."""
+        raise NotImplementedError(f"{type(self).__name__} has no end-to-end benchmark prompt")

@@ -48,6 +48,25 @@ class Qwen2_5OmniAdapter(OmniThinkerAdapter):
     def special_token_ids(self) -> list[int]:
         return bench.special_token_ids(self.thinker)
 
+    published_audio_towers = bench.PUBLISHED_AUDIO_TOWERS
+
+    @property
+    def audio_tower(self) -> nn.Module:
+        return self.thinker.model.audio_tower
+
+    @classmethod
+    def random_model_with_audio_tower(
+        cls, shape, num_layers, tower_layers, *, dtype=torch.float32, attn_implementation="sdpa"
+    ) -> nn.Module:
+        return bench.random_model_with_audio_tower(
+            shape, num_layers, tower_layers, dtype=dtype, attn_implementation=attn_implementation
+        )
+
+    def feature_prompt(self, audio_tokens, *, text_before, text_after, seed=0):
+        return bench.feature_prompt(
+            self.thinker, audio_tokens, text_before=text_before, text_after=text_after, seed=seed
+        )
+
     def project_query_key(self, attention, hidden_states, position_embeddings, query_index):
         # imported here, where the model (and so its modeling code) exists: importing headrouter stays light
         from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import rotate_half

@@ -36,13 +36,32 @@ PUBLISHED_SHAPES: dict[str, dict] = {
 }
 """The thinker decoders of the released Qwen2.5-Omni checkpoints (head dim 128 in both)."""
 
+PUBLISHED_AUDIO_TOWERS: dict[str, dict] = {
+    size: {"d_model": 1280, "num_layers": 32, "encoder_attention_heads": 20, "encoder_ffn_dim": 5120}
+    for size in PUBLISHED_SHAPES
+}
+"""The audio tower of both released checkpoints (Whisper-large-v3's encoder: 32 layers of width 1280, 20 heads, MLP
+5120, 128 mel bins, windows of 100 frames; the defaults of transformers' ``Qwen2_5OmniAudioEncoderConfig``)."""
+
+FRAMES_PER_TOKEN = 4
+"""Mel frames per audio token: two stride-2 steps (the tower's second convolution and its pooling); ``4 n`` frames
+make exactly ``n`` tokens by the tower's ``_get_feat_extract_output_lengths``."""
+
 BENCH_VOCAB_SIZE = 256
 """The built-in model's vocabulary: the tiny tokenizer's, so the LM head costs next to nothing."""
 
 
-def thinker_config(shape: dict, num_layers: int, vocab_size: int = BENCH_VOCAB_SIZE):
+TINY_AUDIO_TOWER = {"d_model": 32, "num_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64}
+"""The audio tower of the decoder-only benchmark model (never run there)."""
+
+
+def thinker_config(
+    shape: dict, num_layers: int, vocab_size: int = BENCH_VOCAB_SIZE, audio_tower: dict = TINY_AUDIO_TOWER
+):
     """A thinker config with the decoder widths ``shape`` (one of :data:`PUBLISHED_SHAPES`), ``num_layers`` layers,
-    a small vocabulary and a tiny audio tower; special ids as in :mod:`headrouter.adapters.qwen2_5_omni.tiny`."""
+    a small vocabulary and the audio tower ``audio_tower`` (widths and ``num_layers``, as in
+    :data:`PUBLISHED_AUDIO_TOWERS`; a tiny one by default); special ids as in
+    :mod:`headrouter.adapters.qwen2_5_omni.tiny`."""
     # the model code is imported where a model is built, so that ``headrouter --version`` does not load it
     from transformers import Qwen2_5OmniThinkerConfig
 
@@ -50,7 +69,9 @@ def thinker_config(shape: dict, num_layers: int, vocab_size: int = BENCH_VOCAB_S
 
     config = Qwen2_5OmniThinkerConfig(
         audio_config=dict(
-            num_mel_bins=128, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64, d_model=32,
+            num_mel_bins=128, encoder_layers=audio_tower["num_layers"],
+            encoder_attention_heads=audio_tower["encoder_attention_heads"],
+            encoder_ffn_dim=audio_tower["encoder_ffn_dim"], d_model=audio_tower["d_model"],
             output_dim=shape["hidden_size"], n_window=100, max_source_positions=1500,
         ),
         vision_config=dict(
@@ -78,6 +99,16 @@ def random_model(shape: str, num_layers: int, *, dtype: torch.dtype, attn_implem
     if shape not in PUBLISHED_SHAPES:
         raise ValueError(f"Qwen2.5-Omni has no published shape {shape!r}; known: {', '.join(PUBLISHED_SHAPES)}")
     return _thinker(thinker_config(PUBLISHED_SHAPES[shape], num_layers), dtype, attn_implementation)
+
+
+def random_model_with_audio_tower(
+    shape: str, num_layers: int, tower_layers: int, *, dtype: torch.dtype, attn_implementation: str
+) -> nn.Module:
+    """As :func:`random_model`, with the published audio tower of ``shape`` cut to ``tower_layers`` layers."""
+    if shape not in PUBLISHED_SHAPES:
+        raise ValueError(f"Qwen2.5-Omni has no published shape {shape!r}; known: {', '.join(PUBLISHED_SHAPES)}")
+    tower = {**PUBLISHED_AUDIO_TOWERS[shape], "num_layers": tower_layers}
+    return _thinker(thinker_config(PUBLISHED_SHAPES[shape], num_layers, audio_tower=tower), dtype, attn_implementation)
 
 
 def random_model_from_config(path: str | Path, *, dtype: torch.dtype, attn_implementation: str) -> nn.Module:
@@ -126,3 +157,17 @@ def placeholder_prompt(
     ids = text[:text_before] + audio + [int(config.audio_end_token_id)] + text[text_before:]
     input_ids = torch.tensor([ids])
     return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+
+
+def feature_prompt(
+    thinker: nn.Module, audio_tokens: int, *, text_before: int, text_after: int, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """:func:`placeholder_prompt` plus ``input_features`` of ``4 * audio_tokens`` frames of random log-mel-like values
+    (the audio tower's cost does not depend on them) and their ``feature_attention_mask``."""
+    prompt = placeholder_prompt(thinker, audio_tokens, text_before=text_before, text_after=text_after, seed=seed)
+    frames = FRAMES_PER_TOKEN * audio_tokens
+    generator = torch.Generator().manual_seed(seed)
+    bins = int(thinker.config.audio_config.num_mel_bins)
+    prompt["input_features"] = torch.randn(1, bins, frames, generator=generator) * 0.5
+    prompt["feature_attention_mask"] = torch.ones(1, frames, dtype=torch.long)
+    return prompt
