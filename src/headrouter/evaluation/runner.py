@@ -40,7 +40,6 @@ Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.evaluation.repor
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import numbers
 from collections import Counter
@@ -59,6 +58,7 @@ from headrouter.api import pruning
 from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
+from headrouter.evaluation.journal import Journal
 from headrouter.evaluation.summary import UNPRUNED, Setting, summarize
 from headrouter.evaluation.tasks.items import Item, format_prompt, judge, read_items
 from headrouter.machine import machine_info
@@ -69,7 +69,6 @@ from headrouter.timing import PrefillClock
 logger = logging.getLogger("headrouter")
 
 SCHEMA = "headrouter-eval/1"
-JOURNAL_SCHEMA = "headrouter-eval-journal/1"
 DEFAULT_MAX_NEW_TOKENS = 16
 
 
@@ -179,7 +178,7 @@ def evaluate(
         "table": table.meta if table is not None else None,
         "method_settings": method_settings,
     }
-    book = _Journal(journal, run_settings) if journal is not None else None
+    book = Journal(journal, run_settings) if journal is not None else None
     wanted = {item.id for item in items}
     predictions = [r for r in book.rows if r["id"] in wanted and _setting(r) in settings] if book is not None else []
     done = {(r["id"], _setting(r)) for r in predictions}
@@ -411,76 +410,3 @@ class _Runner:
         scorer = self.scorers[setting.method]
         with pruning(self.generator, setting.keep_ratio, prune_layer=self.prune_layer, method=scorer) as router:
             yield router
-
-
-class _Journal:
-    """The JSON-lines file of a resumable run: header lines (``{"journal": ..., "settings": ...}``, one more whenever a
-    run adds methods) and prediction rows, appended and flushed as they finish."""
-
-    def __init__(self, path: str | Path, settings: dict) -> None:
-        settings = json.loads(json.dumps(settings))  # compared with what JSON gives back: lists, not tuples
-        self.path = Path(path)
-        self.rows: list[dict] = []
-        known: dict | None = None
-        if self.path.is_file():
-            known = self._read()
-            self._check(known, settings)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        methods = settings["method_settings"]
-        if known is None or set(methods) - set(known["method_settings"]):
-            self._write([{"journal": JOURNAL_SCHEMA, "settings": settings}])
-        if self.rows:
-            logger.info("evaluate: %d answers read back from %s; they are not computed again", len(self.rows), path)
-
-    def append(self, rows: Sequence[dict]) -> None:
-        self._write(rows)
-
-    def _write(self, lines: Sequence[dict]) -> None:
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write("".join(json.dumps(line) + "\n" for line in lines))
-            f.flush()
-
-    def _read(self) -> dict | None:
-        """Read the rows; return the settings of the header lines merged (None if there is none)."""
-        settings: dict | None = None
-        text = self.path.read_text(encoding="utf-8")
-        if text and not text.endswith("\n"):  # a run killed while writing its last line: drop that line
-            logger.warning("evaluate: dropping the unfinished last line of %s", self.path)
-            text = text[: text.rfind("\n") + 1]
-            self.path.write_text(text, encoding="utf-8")
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{self.path}:{number}: not a journal line ({error})") from error
-            if "journal" in data:
-                if data["journal"] != JOURNAL_SCHEMA:
-                    raise ValueError(f"{self.path}:{number}: journal schema {data['journal']!r}, not {JOURNAL_SCHEMA}")
-                if settings is None:
-                    settings = data["settings"]
-                else:
-                    settings["method_settings"].update(data["settings"]["method_settings"])
-            else:
-                self.rows.append(data)
-        if self.rows and settings is None:
-            raise ValueError(f"{self.path} holds answers but no header line: not a journal of headrouter eval")
-        return settings
-
-    def _check(self, known: dict | None, settings: dict) -> None:
-        """``ValueError`` naming the settings that differ from the journal's."""
-        if known is None:
-            return
-        differ = [k for k in settings if k != "method_settings" and known.get(k) != settings[k]]
-        methods = settings["method_settings"]
-        differ += [
-            f"method {m}"
-            for m in methods
-            if m in known["method_settings"] and known["method_settings"][m] != methods[m]
-        ]
-        if differ:
-            raise ValueError(
-                f"{self.path} holds answers of other settings ({', '.join(differ)} differ): give another output folder "
-                "or remove the file to start over"
-            )
