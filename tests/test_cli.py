@@ -168,6 +168,7 @@ def failing_commands(checkpoint, root):
         ([*eval_args, "--data", data, "--table", str(SHIPPED_TABLE)], "this HeadTable was calibrated on a Qwen2_5Omni"),
         (["calibrate", "--model", model, "--data", str(root / "none.jsonl"), "--out", out], "calibration data file"),
         (["inspect", str(root / "none"), "--out", str(root / "h.png")], f"{root / 'none'}/head_table.safetensors not"),
+        (["show", str(root / "none.wav"), "--model", model], f"clip {root / 'none.wav'}: neither an audio file"),
         (
             ["tasks", "--out", out, "--per-task", "1", "--tasks", "keyword_needle", "--max-seconds", "4"],
             "max_seconds must be at least 6 (the shortest clip of task keyword_needle), got 4",

@@ -31,8 +31,10 @@ _EXPORTS = {
     "get_method": "methods",
     "load_model": "adapters",
     "load_processor": "adapters",
+    "kept_tokens": "visual",
     "load_samples": "methods.headrouter.calibration",
     "processor_inputs": "adapters.chat_inputs",
+    "plot_kept": "visual",
     "pruning": "api",
     "register_method": "methods",
     "supported_models": "adapters",
@@ -82,3 +84,4 @@ if TYPE_CHECKING:  # the names above, for type checkers and editors
     from headrouter.methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method  # noqa: F401
     from headrouter.methods.headrouter.calibration import CalibrationSample, calibrate, load_samples  # noqa: F401
     from headrouter.methods.headrouter.table import HeadTable  # noqa: F401
+    from headrouter.visual import kept_tokens, plot_kept  # noqa: F401

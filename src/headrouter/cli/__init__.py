@@ -15,7 +15,7 @@ from importlib import import_module
 
 from headrouter import __version__
 
-SUBCOMMANDS = ("demo", "eval", "timing", "bench", "calibrate", "inspect", "tasks")
+SUBCOMMANDS = ("demo", "eval", "timing", "bench", "calibrate", "inspect", "show", "tasks")
 """The subcommands, in the order ``headrouter --help`` lists them."""
 
 FAILURES = (ValueError, TypeError, OSError, ImportError)
