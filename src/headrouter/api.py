@@ -8,9 +8,12 @@ from contextlib import contextmanager
 
 from torch import nn
 
+from headrouter.adapters import adapter_for
 from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
 from headrouter.methods import ScoringMethod, get_method
+from headrouter.methods.headrouter import HeadRouterMethod
+from headrouter.methods.headrouter.discovery import find_table
 
 logger = logging.getLogger("headrouter")
 
@@ -23,7 +26,7 @@ def wrap(
     keep_ratio: float = 0.7,
     *,
     prune_layer: int = DEFAULT_PRUNE_LAYER,
-    method: str | ScoringMethod = "fastv",
+    method: str | ScoringMethod = "headrouter",
     **method_kwargs,
 ) -> nn.Module:
     """Prune audio tokens inside ``model``'s decoder from layer ``prune_layer`` on; returns the same model.
@@ -33,9 +36,17 @@ def wrap(
     :func:`headrouter.available_methods`, with its settings as extra keyword arguments, or a
     :class:`~headrouter.methods.ScoringMethod` object). The router is at ``model.headrouter``.
 
+    The default method is HeadRouter. Named ``"headrouter"`` without a ``table`` setting, it finds its head table
+    (:func:`~headrouter.methods.headrouter.discovery.find_table`: beside the checkpoint, else the shipped one if the
+    model is the shipped model) or runs table-free after one WARNING that says how to calibrate; ``table=None``
+    asks for table-free deliberately, and a method object is used as given. The table in use is
+    ``model.headrouter.method.table`` (None: table-free).
+
     Wrapping an already wrapped model replaces its settings: the old router is detached first, so
     wraps never stack.
     """
+    if method == HeadRouterMethod.name and "table" not in method_kwargs:
+        method_kwargs = {**method_kwargs, "table": find_table(model, adapter_for(model))}
     scorer = get_method(method, **method_kwargs)
     config = PruningConfig(keep_ratio, prune_layer, scorer.name, scorer.settings())
     router = Pruner(model, config, scorer)  # validates the model and the layer before touching it
@@ -61,7 +72,7 @@ def pruning(
     keep_ratio: float = 0.7,
     *,
     prune_layer: int = DEFAULT_PRUNE_LAYER,
-    method: str | ScoringMethod = "fastv",
+    method: str | ScoringMethod = "headrouter",
     **method_kwargs,
 ) -> Iterator[Pruner]:
     """Prune inside a ``with`` block; on exit the model is as it was before (unwrapped, or wrapped as before)."""

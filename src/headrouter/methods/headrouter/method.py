@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import torch
 from headrouter.methods.base import ScoringContext, ScoringMethod, register_method
 from headrouter.methods.headrouter import stats
 from headrouter.methods.headrouter.table import HeadTable
-
-logger = logging.getLogger("headrouter")
 
 AUTO = "auto"
 
@@ -28,7 +25,8 @@ class HeadRouterMethod(ScoringMethod):
     (``task="auto"``), or one task type's table is used (``task="semantic"``, ...: ``task`` names a task *type*
     of the table, as the table's keys do). Token score = sum over heads of routed weight x the last token's
     attention divided by the head's positional prior. Without a table, each input's own per-head selectivity
-    serves as weights (and nothing is debiased).
+    serves as weights (and nothing is debiased). ``wrap(model, ...)`` finds a table when none is named
+    (:mod:`.discovery`); a method built directly uses exactly the table it is given.
 
     Ablations, one switch each: ``debias=False``; ``task=<task type>`` (routing off); ``uniform_heads=True``
     (head weights off). With ``uniform_heads=True, debias=False`` the choice equals ``method="fastv"``.
@@ -54,8 +52,6 @@ class HeadRouterMethod(ScoringMethod):
             raise ValueError(f"task must be one of {known} ('auto' or a task type of the table), got {self.task!r}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.table is None and not self.uniform_heads:
-            logger.info("headrouter: no head table given; weighting heads by each input's own selectivity")
 
     def with_table(self, table: HeadTable) -> HeadRouterMethod:
         """This method's settings with ``table`` as its head table."""
