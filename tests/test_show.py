@@ -17,6 +17,8 @@ import headrouter
 from headrouter import cli
 from headrouter.adapters.qwen2_5_omni import loading, tiny
 from headrouter.audio import load_audio
+from headrouter.evaluation.demo import SHIPPED_ITEMS
+from headrouter.evaluation.runner import load_items
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -48,6 +50,11 @@ def router_kept(model, processor, clip, method: str, keep: float) -> list[int]:
     finally:
         headrouter.unwrap(model)
     return [positions.index(p) for p in kept]
+
+
+def shipped_clip_ids() -> list[str]:
+    """The ids of the shipped demo clips."""
+    return [item.id for item in load_items(SHIPPED_ITEMS)]
 
 
 @pytest.mark.parametrize("keep", [0.3, 0.07])
@@ -132,7 +139,8 @@ def test_show_writes_a_png(standin, tmp_path, capsys):
 
 def test_show_a_shipped_clip_with_the_shipped_model_and_table(tmp_path, capsys):
     out = tmp_path / "kept.png"
-    assert cli.main(["show", "pitch_class-000000", "--methods", "headrouter", "--out", str(out)]) == 0
+    clip = shipped_clip_ids()[0]
+    assert cli.main(["show", clip, "--methods", "headrouter", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -164,7 +172,7 @@ def test_show_refuses_a_missing_clip_or_model_before_loading_one(standin, tmp_pa
     assert cli.main(["show", str(missing), "--model", model]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"headrouter show: error: clip {missing}: neither an audio file nor a shipped demo clip id")
-    assert "pitch_class-000000" in err
+    assert ", ".join(shipped_clip_ids()) in err
     assert cli.main(["show", str(standin["clip"]), "--model", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"headrouter show: error: {tmp_path / 'config.json'} not found\n"
     assert cli.main(["show", str(standin["clip"]), "--model", model, "--prune-layer", "4"]) == 2
