@@ -325,7 +325,7 @@ def test_a_checkpoint_is_benchmarked_through_its_adapter():
 
 
 def test_sizes_beyond_memory_are_skipped_with_a_note(config_path, monkeypatch):
-    monkeypatch.setattr(bench_run, "available_memory", lambda: 1)
+    monkeypatch.setattr(bench_run, "available_memory", lambda device: 1)
     settings = bench.BenchSettings(lengths=(20,), keep_ratios=(1.0,), methods=("fastv",), runs=1, decode_tokens=0,
                                    config_path=config_path, progress=False)  # fmt: skip
     results = bench.run_benchmark(settings)
@@ -340,7 +340,8 @@ def test_reference_alone_is_skipped_when_it_does_not_fit(config_path, monkeypatc
     prefill = bench.estimate_prefill_bytes(shape, 256, seq, 2)
     reference = bench.estimate_reference_bytes(shape, seq, 2)
     assert reference > prefill
-    monkeypatch.setattr(bench_run, "available_memory", lambda: int(reference))  # 80% of it: prefill fits, reference not
+    # 80% of it: prefill fits, reference not
+    monkeypatch.setattr(bench_run, "available_memory", lambda device: int(reference))
     settings = bench.BenchSettings(lengths=(400,), keep_ratios=(1.0, 0.5), methods=("fastv",), runs=1,
                                    decode_tokens=0, config_path=config_path, progress=False)  # fmt: skip
     results = bench.run_benchmark(settings)

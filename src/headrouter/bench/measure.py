@@ -1,5 +1,6 @@
 """The benchmark's time and size measurements beside prefill (which :func:`headrouter.timing.timed_forward` times):
-decode time per token, KV-cache bytes, and how busy other processes kept the CPUs."""
+the time spent inside one module (the audio tower), decode time per token, KV-cache bytes, and how busy other
+processes kept the CPUs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import time
 import torch
 from torch import nn
 from transformers.generation.streamers import BaseStreamer
+
+from headrouter.timing import Stopwatch, module_device
 
 
 class _TokenClock(BaseStreamer):
@@ -23,6 +26,34 @@ class _TokenClock(BaseStreamer):
 
     def end(self) -> None:
         pass
+
+
+class ModuleSeconds:
+    """Wall seconds spent inside ``module``'s forward calls while the context is open, summed over the calls (the
+    device synchronised at both ends of each call, by :class:`~headrouter.timing.Stopwatch`)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.seconds = 0.0
+        self._watch = Stopwatch(module_device(module))
+        self._handles: list = []
+
+    def __enter__(self) -> ModuleSeconds:
+        self.seconds = 0.0
+        self._handles = [
+            self.module.register_forward_pre_hook(lambda *args: self._watch.start()),
+            self.module.register_forward_hook(self._after),
+        ]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _after(self, module, args, output) -> None:
+        wall, _ = self._watch.stop()
+        self.seconds += wall
 
 
 def decode_seconds_per_token(model: nn.Module, inputs: dict, new_tokens: int) -> float:

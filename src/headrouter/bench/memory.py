@@ -16,22 +16,34 @@ from headrouter.bench import flops
 
 
 class AllocationWindow:
-    """Peak bytes allocated through PyTorch's CPU allocator between :meth:`start` and :meth:`stop`.
+    """Peak bytes allocated through PyTorch's allocator of ``device`` between :meth:`start` and :meth:`stop`.
 
-    Uses ``torch.profiler`` with ``profile_memory=True``: every allocation and free the allocator reports in
-    the window, summed in time order. The peak is above the level at :meth:`start` (frees of older tensors
-    count as negative); :meth:`stop` returns ``(peak, net)`` where ``net`` is what is still allocated.
+    On the CPU, ``torch.profiler`` with ``profile_memory=True``: every allocation and free the allocator reports
+    in the window, summed in time order. On a GPU, the CUDA caching allocator's own counters (peak reset at
+    :meth:`start`). The peak is above the level at :meth:`start` (frees of older tensors count as negative);
+    :meth:`stop` returns ``(peak, net)`` where ``net`` is what is still allocated.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
         self._profiler = None
+        self._base = 0
 
     def start(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+            return
         self._profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True)
         with _native_stderr_silenced():
             self._profiler.start()
 
     def stop(self) -> tuple[int, int]:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device) - self._base
+            return peak, torch.cuda.memory_allocated(self.device) - self._base
         profiler, self._profiler = self._profiler, None
         with _native_stderr_silenced():
             profiler.stop()
@@ -75,7 +87,7 @@ class ScoringMemoryProbe:
 
     def __init__(self, adapter: ModelAdapter, prune_layer: int) -> None:
         self.windows: dict[str, tuple[int, int]] = {}
-        self._window = AllocationWindow()
+        self._window = AllocationWindow(next(adapter.forward_module.parameters()).device)
         self._active: str | None = None
         capture = adapter.attention(adapter.layers[prune_layer - 1])
         cut = adapter.layers[prune_layer]
@@ -135,6 +147,44 @@ class AttentionInputs:
         self._handle.remove()
 
 
+class PrefillMemoryProbe:
+    """Peak bytes allocated during the first forward call of ``module`` (inside ``generate``, the prefill), above
+    what was allocated before it: the whole prefill's activations, KV cache and logits (the weights are already
+    there). Use as a context manager; :attr:`peak_bytes` is None until the call has run."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.peak_bytes: int | None = None
+        self._window = AllocationWindow(next(module.parameters()).device)
+        self._open = False
+        self._handles: list = []
+
+    def __enter__(self) -> PrefillMemoryProbe:
+        self._handles = [
+            self.module.register_forward_pre_hook(self._before),
+            self.module.register_forward_hook(self._after),
+        ]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        if self._open:
+            self._window.stop()
+            self._open = False
+
+    def _before(self, module, args) -> None:
+        if self.peak_bytes is None and not self._open:
+            self._open = True
+            self._window.start()
+
+    def _after(self, module, args, output) -> None:
+        if self._open:
+            self.peak_bytes, _ = self._window.stop()
+            self._open = False
+
+
 def full_attention_reference(
     adapter: ModelAdapter, attention: nn.Module, hidden_states: torch.Tensor, position_embeddings
 ) -> dict:
@@ -180,8 +230,13 @@ def full_attention_reference(
     }
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (``MemAvailable`` of /proc/meminfo, else free pages)."""
+def available_memory(device: torch.device | str = "cpu") -> int | None:
+    """Bytes of memory available to new allocations on ``device``: free GPU memory, or on the CPU ``MemAvailable``
+    of /proc/meminfo, else free pages."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
     try:
         with open("/proc/meminfo", encoding="utf-8") as f:
             for line in f:

@@ -11,7 +11,7 @@ from torch import nn
 
 from headrouter import adapters
 from headrouter.bench import flops
-from headrouter.bench.settings import DEFAULT_LAYERS, DTYPES, BenchSettings, family_adapter
+from headrouter.bench.settings import DEFAULT_LAYERS, DTYPES, BenchSettings, audio_tower_families, family_adapter
 
 TEXT_BEFORE = 4
 """Text tokens before the audio start token in the benchmark prompt."""
@@ -30,6 +30,11 @@ def load_model(settings: BenchSettings) -> tuple[nn.Module, dict]:
         adapter_class = adapters.adapter_class_for_checkpoint(path)
         if settings.family is not None and settings.family != adapter_class.family:
             raise ValueError(f"{path} is a {adapter_class.family} checkpoint, not {settings.family}")
+        if settings.with_audio_tower and not adapter_class.published_audio_towers:
+            raise ValueError(
+                f"{path} is a {adapter_class.family} checkpoint, which has no end-to-end benchmark prompt; with the "
+                f"audio tower: {', '.join(audio_tower_families())}"
+            )
         loaded = adapters.load_model(path, dtype=settings.dtype, attn_implementation=attn)
         source, random_weights = f"checkpoint {path}", False
     else:
@@ -39,13 +44,20 @@ def load_model(settings: BenchSettings) -> tuple[nn.Module, dict]:
             source = f"random weights from config {settings.config_path}"
         else:
             shape = settings.shape or next(iter(adapter_class.published_shapes))
-            loaded = adapter_class.random_model(
-                shape, settings.num_layers or DEFAULT_LAYERS, dtype=dtype, attn_implementation=attn
-            )
-            source = f"random weights, {adapter_class.title}-{shape} decoder widths (built-in config)"
+            layers = settings.num_layers or DEFAULT_LAYERS
+            if settings.with_audio_tower:
+                loaded = adapter_class.random_model_with_audio_tower(
+                    shape, layers, settings.tower_layers, dtype=dtype, attn_implementation=attn
+                )
+                source = (
+                    f"random weights, {adapter_class.title}-{shape} decoder and audio-tower widths (built-in config)"
+                )
+            else:
+                loaded = adapter_class.random_model(shape, layers, dtype=dtype, attn_implementation=attn)
+                source = f"random weights, {adapter_class.title}-{shape} decoder widths (built-in config)"
         random_weights = True
     adapter = adapters.adapter_for(loaded)
-    model = adapter.forward_module.eval()
+    model = adapter.forward_module.eval().to(settings.device)
     if random_weights:  # a real model never writes placeholders
         model.generation_config.suppress_tokens = adapter.special_token_ids()
     text_config = adapter.text_config
@@ -59,12 +71,34 @@ def load_model(settings: BenchSettings) -> tuple[nn.Module, dict]:
         "parameters": sum(p.numel() for p in model.parameters()),
         "dtype": settings.dtype,
         "attn_implementation": attn,
+        "device": settings.device,
     }
+    if settings.with_audio_tower:
+        tower = adapter.audio_tower
+        info["audio_tower"] = {
+            "layers": _tower_layers(tower),
+            "parameters": sum(p.numel() for p in tower.parameters()),
+        }
     return model, info
 
 
-def make_inputs(model: nn.Module, audio_tokens: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """One prompt: ``TEXT_BEFORE`` text tokens, the audio start token, ``audio_tokens`` placeholders, the audio end
-    token, ``TEXT_AFTER`` text tokens; ``input_ids`` and ``attention_mask`` only (no audio features)."""
+def make_inputs(
+    model: nn.Module, audio_tokens: int, seed: int = 0, *, features: bool = False
+) -> dict[str, torch.Tensor]:
+    """One prompt on ``model``'s device: ``TEXT_BEFORE`` text tokens, the audio start token, ``audio_tokens``
+    placeholders, the audio end token, ``TEXT_AFTER`` text tokens; ``input_ids`` and ``attention_mask``, and with
+    ``features`` the audio features (in the model's dtype) that make exactly ``audio_tokens`` tokens."""
     adapter = adapters.adapter_for(model)
-    return adapter.placeholder_prompt(audio_tokens, text_before=TEXT_BEFORE, text_after=TEXT_AFTER, seed=seed)
+    make = adapter.feature_prompt if features else adapter.placeholder_prompt
+    prompt = make(audio_tokens, text_before=TEXT_BEFORE, text_after=TEXT_AFTER, seed=seed)
+    parameter = next(model.parameters())
+    return {
+        k: v.to(parameter.device, dtype=parameter.dtype if v.is_floating_point() else v.dtype)
+        for k, v in prompt.items()
+    }
+
+
+def _tower_layers(tower: nn.Module) -> int:
+    """Layers of an audio tower: the longest ``ModuleList`` of its children (a transformer encoder's blocks)."""
+    lists = [m for m in tower.modules() if isinstance(m, nn.ModuleList)]
+    return max((len(m) for m in lists), default=0)

@@ -20,11 +20,13 @@ from headrouter.bench.settings import (
     QUICK_LENGTHS,
     QUICK_RUNS,
     BenchSettings,
+    audio_tower_families,
     benchmark_families,
     family_adapter,
 )
 from headrouter.cli.argtypes import items, keep_ratios, method_names, number, positive_int
 from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.device import ATTENTION_KINDS, AUTO
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +64,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{DEFAULT_PRUNE_LAYER} with --config or --model)",
     )
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="bfloat16", help="model dtype (default bfloat16)")
-    parser.add_argument("--attn", choices=("sdpa", "eager"), default="sdpa", help="attention (default sdpa)")
+    parser.add_argument(
+        "--attn",
+        choices=(AUTO, *ATTENTION_KINDS),
+        default=AUTO,
+        help="attention (default auto: flash_attention_2 on a GPU where flash-attn is installed, else sdpa)",
+    )
+    parser.add_argument("--device", default=AUTO, help="cpu, cuda or cuda:N (default auto: the GPU if any)")
+    parser.add_argument(
+        "--with-audio-tower",
+        action="store_true",
+        help="end to end: run the audio tower on input_features (tower share, decoder and end-to-end speed-ups, "
+        f"peak prefill memory); families: {', '.join(audio_tower_families())}",
+    )
+    parser.add_argument(
+        "--tower-layers",
+        type=positive_int,
+        help="audio-tower layers of the built-in model with --with-audio-tower (default: the published tower depth "
+        "scaled like --layers, e.g. 3 for 3 decoder layers, 32 for 36)",
+    )
+    parser.add_argument(
+        "--table", metavar="DIR", help="head table for the headrouter method (default: calibrated on the bench prompts)"
+    )
     parser.add_argument(
         "--family",
         type=_family,
@@ -98,11 +121,15 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         prune_layer=args.prune_layer,
         family=args.family,
         shape=args.shape,
+        tower_layers=args.tower_layers,
+        table=args.table,
     )
     values = {k: v for k, v in values.items() if v is not None}
     values.update(
         dtype=args.dtype,
         attn_implementation=args.attn,
+        device=args.device,
+        with_audio_tower=args.with_audio_tower,
         config_path=args.config,
         model_path=args.model,
         memory=not args.no_memory,

@@ -17,6 +17,7 @@ def format_markdown(results: dict) -> str:
     """The report as markdown: setup, one table row per cell, memory per length, the four targets, notes."""
     machine, model = results["machine"], results["model"]
     d = model["decoder"]
+    end_to_end = results["settings"].get("with_audio_tower", False)
     lines = [
         "# headrouter bench",
         "",
@@ -26,19 +27,12 @@ def format_markdown(results: dict) -> str:
         f"heads, head dim {d['head_dim']}, MLP {d['intermediate_size']}, {d['num_layers']} layers, vocab "
         f"{model['vocab_size']}; {model['dtype']}, attention {model['attn_implementation']}",
         f"- split: {model['layer_split']}",
-        f"- prompt: {TEXT_BEFORE} text tokens, `<audio_bos>`, N audio placeholders, `<audio_eos>`, {TEXT_AFTER} text "
-        "tokens; no `input_features` (the audio tower does not run; placeholder embeddings stand in for audio "
-        "features), batch 1",
+        *_tower_lines(model, end_to_end),
         f"- prefill: median of {results['settings']['runs']} runs after a warm-up, runs interleaved over the cells "
         "of a length; speed-up vs keep 1.0 of the same method",
+        f"- headrouter's head table: {model['head_table']['source']}" if "head_table" in model else "",
         "",
-        _cell_table(results["cells"]),
-        "",
-        "Scoring memory: peak allocation through PyTorch's CPU allocator (torch.profiler, profile_memory) in the "
-        "router's capture and pruning hooks, beside eager attention of layer K-1 returning its heads x seq x seq "
-        "weights, minus the same layer with sdpa (same inputs, same run).",
-        "",
-        _memory_table(results),
+        *(_end_to_end_sections(results) if end_to_end else _decoder_sections(results)),
         "",
         "## Targets",
         "",
@@ -47,6 +41,74 @@ def format_markdown(results: dict) -> str:
     if results["notes"]:
         lines += ["", "## Notes", "", *(f"- {note}" for note in results["notes"])]
     return "\n".join(lines) + "\n"
+
+
+def _tower_lines(model: dict, end_to_end: bool) -> list[str]:
+    if not end_to_end:
+        return [
+            f"- prompt: {TEXT_BEFORE} text tokens, `<audio_bos>`, N audio placeholders, `<audio_eos>`, {TEXT_AFTER} "
+            "text tokens; no `input_features` (the audio tower does not run; placeholder embeddings stand in for "
+            "audio features), batch 1"
+        ]
+    tower = model["audio_tower"]
+    return [
+        f"- audio tower: {tower['layers']} layers, {tower['parameters'] / 1e6:,.0f} M parameters, run on random "
+        "`input_features` of 4 mel frames per audio token (25 tokens per second of audio)",
+        f"- prompt: {TEXT_BEFORE} text tokens, `<audio_bos>`, N audio tokens from the tower, `<audio_eos>`, "
+        f"{TEXT_AFTER} text tokens, batch 1",
+        "- end to end: tower = wall time inside the audio tower; decoder = prefill minus tower; end-to-end ideal = "
+        "the tower's share s at keep 1.0 unchanged and the rest at the decoder's FLOP ideal, 1 / (s + (1 - s) / "
+        "decoder ideal)",
+    ]
+
+
+def _decoder_sections(results: dict) -> list[str]:
+    return [
+        _cell_table(results["cells"]),
+        "",
+        "Scoring memory: peak allocation through PyTorch's CPU allocator (torch.profiler, profile_memory) in the "
+        "router's capture and pruning hooks, beside eager attention of layer K-1 returning its heads x seq x seq "
+        "weights, minus the same layer with sdpa (same inputs, same run).",
+        "",
+        _memory_table(results),
+    ]
+
+
+def _end_to_end_sections(results: dict) -> list[str]:
+    header = [
+        "audio tokens", "method", "keep", "tokens → kept", "prefill ms", "tower ms (share)", "decoder speed-up",
+        "decoder ideal", "end-to-end speed-up", "end-to-end ideal", "measured / ideal", "peak prefill MiB",
+        "KV MiB (ideal)", "decode ms/token",
+    ]  # fmt: skip
+    rows = []
+    for c in results["cells"]:
+        pruned = c["method"] != "none"
+        rows.append(
+            [
+                f"{c['audio_tokens']:,}",
+                c["method"] if pruned else "unwrapped",
+                f"{c['keep_ratio']:g}" if pruned else "–",
+                f"{c['tokens_before']:,} → {c['tokens_after']:,}",
+                f"{c['prefill_ms']:,.0f}",
+                f"{c['tower_ms']:,.0f} ({c['tower_share']:.0%})",
+                _fmt(c["decoder_speedup"], "{:.2f}×"),
+                f"{c['decoder_ideal_speedup']:.2f}×",
+                _fmt(c["speedup"], "{:.2f}×"),
+                _fmt(c["ideal_speedup"], "{:.2f}×"),
+                _fmt(c["measured_over_ideal"], "{:.0%}"),
+                _fmt(c["prefill_peak_bytes"] and c["prefill_peak_bytes"] / MIB, "{:,.0f}"),
+                f"{c['kv_bytes'] / MIB:.1f} ({c['kv_bytes_ideal'] / MIB:.1f})",
+                _fmt(c["decode_ms_per_token"], "{:.1f}"),
+            ]
+        )
+    device = results["model"].get("device", "cpu")
+    how = "the CUDA allocator's peak" if device.startswith("cuda") else "torch.profiler, profile_memory"
+    return [
+        markdown_table(header, rows),
+        "",
+        f"Peak prefill memory: the most allocated through PyTorch's allocator during the prefill above what was "
+        f"allocated before it ({how}; the weights not counted), from the warm-up run.",
+    ]
 
 
 def _cell_table(cells: list[dict]) -> str:

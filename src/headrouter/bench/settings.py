@@ -9,6 +9,7 @@ import torch
 
 from headrouter.adapters import ADAPTERS, ModelAdapter
 from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER
+from headrouter.device import resolve_attention, resolve_device
 from headrouter.methods import available_methods
 
 logger = logging.getLogger("headrouter")
@@ -49,6 +50,19 @@ def family_adapter(family: str) -> type[ModelAdapter]:
     raise ValueError(f"unknown model family {family!r}; known: {', '.join(benchmark_families())}")
 
 
+def audio_tower_families() -> list[str]:
+    """The families whose built-in model can run its audio tower (``--with-audio-tower``)."""
+    return [adapter.family for adapter in ADAPTERS if adapter.family and adapter.published_audio_towers]
+
+
+def default_tower_layers(adapter: type[ModelAdapter], shape: str, num_layers: int) -> int:
+    """Tower layers that keep the published tower-to-decoder depth ratio at ``num_layers`` decoder layers (at least
+    1): the tower's share of prefill is then the full model's (32 tower layers for 36 decoder layers; 3 for 3)."""
+    tower = adapter.published_audio_towers[shape]["num_layers"]
+    decoder = adapter.published_shapes[shape]["num_hidden_layers"]
+    return max(1, round(tower * num_layers / decoder))
+
+
 @dataclass
 class BenchSettings:
     """What to measure. The defaults are the full run; :meth:`quick` the short one."""
@@ -63,7 +77,17 @@ class BenchSettings:
     prune_layer: int | None = None
     """K; default :data:`DEFAULT_BENCH_PRUNE_LAYER` for the built-in model, the library's default (2) otherwise."""
     dtype: str = "bfloat16"
-    attn_implementation: str = "sdpa"
+    attn_implementation: str = "auto"
+    """``auto``: flash-attention-2 on a GPU where it is installed, else sdpa (:mod:`headrouter.device`)."""
+    device: str = "auto"
+    """``auto``: the GPU when torch sees one, else the CPU; the resolved name is kept."""
+    with_audio_tower: bool = False
+    """Run the audio tower on ``input_features`` (end to end) instead of the decoder alone."""
+    tower_layers: int | None = None
+    """Audio-tower layers of the built-in model with ``with_audio_tower``; default the published tower depth scaled
+    by ``num_layers`` over the published decoder depth (:func:`default_tower_layers`)."""
+    table: str | None = None
+    """A HeadTable directory for the headrouter method; default one calibrated on the benchmark's own prompts."""
     config_path: str | None = None
     model_path: str | None = None
     family: str | None = None
@@ -100,8 +124,9 @@ class BenchSettings:
             raise ValueError(f"decode tokens must be 0 (no decode timing) or >= 2, got {self.decode_tokens}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.attn_implementation not in ("sdpa", "eager"):
-            raise ValueError(f"attention must be 'sdpa' or 'eager', got {self.attn_implementation!r}")
+        device = resolve_device(self.device)
+        self.device = str(device)
+        self.attn_implementation = resolve_attention(self.attn_implementation, device)
         if self.config_path and self.model_path:
             raise ValueError("give either a config or a model, not both")
         if self.num_layers is not None and (self.config_path or self.model_path):
@@ -118,9 +143,31 @@ class BenchSettings:
                 )
         if self.num_layers is not None and self.num_layers < 2:
             raise ValueError(f"the model needs >= 2 decoder layers, got {self.num_layers}")
+        self._check_audio_tower()
+        if self.table is not None and "headrouter" not in self.methods:
+            raise ValueError("a head table is for the headrouter method, which is not among the methods")
         if self.prune_layer is None:
             builtin = not (self.config_path or self.model_path)
             self.prune_layer = DEFAULT_BENCH_PRUNE_LAYER if builtin else DEFAULT_PRUNE_LAYER
+
+    def _check_audio_tower(self) -> None:
+        if self.tower_layers is not None and not self.with_audio_tower:
+            raise ValueError("tower layers apply with the audio tower (with_audio_tower) only")
+        if self.tower_layers is not None and (self.config_path or self.model_path):
+            raise ValueError("the number of tower layers applies to the built-in model only; set it in the config")
+        if self.tower_layers is not None and self.tower_layers < 1:
+            raise ValueError(f"the audio tower needs >= 1 layer, got {self.tower_layers}")
+        if not self.with_audio_tower or self.model_path:  # a checkpoint's family is checked where it is read
+            return
+        adapter = family_adapter(self.family)
+        if not adapter.published_audio_towers:
+            raise ValueError(
+                f"{adapter.title or adapter.family} has no end-to-end benchmark model; with the audio tower: "
+                f"{', '.join(audio_tower_families())}"
+            )
+        if not self.config_path and self.tower_layers is None:
+            shape = self.shape or next(iter(adapter.published_shapes))
+            self.tower_layers = default_tower_layers(adapter, shape, self.num_layers or DEFAULT_LAYERS)
 
     @classmethod
     def quick(cls, **overrides) -> BenchSettings:
