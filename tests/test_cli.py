@@ -167,6 +167,10 @@ def failing_commands(checkpoint, root):
         ([*eval_args, "--data", data, "--prune-layer", "4"], "prune_layer must be between 1 and 3 for a decoder of 4"),
         ([*eval_args, "--data", data, "--table", str(SHIPPED_TABLE)], "this HeadTable was calibrated on a Qwen2_5Omni"),
         (["calibrate", "--model", model, "--data", str(root / "none.jsonl"), "--out", out], "calibration data file"),
+        (
+            ["calibrate", "--model", model, "--builtin", "--tasks", "nope", "--out", out],
+            "--builtin has no task of task type ['nope']",
+        ),  # fmt: skip
         (["inspect", str(root / "none"), "--out", str(root / "h.png")], f"{root / 'none'}/head_table.safetensors not"),
         (["show", str(root / "none.wav"), "--model", model], f"clip {root / 'none.wav'}: neither an audio file"),
         (
