@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from headrouter.cli.argtypes import positive_int
+from headrouter.cli.argtypes import keep_ratios, known_names, positive_int
 from headrouter.cli.options import (
     add_dtype,
-    add_methods_and_keep,
     add_prune_layer,
     add_truncate_audio,
     library_default,
@@ -65,7 +64,21 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="hf: how rows are scored: choice, exact, wer or a benchmark rule such as mmau (default: "
         "choice for rows with choices, else exact)",
     )
-    add_methods_and_keep(parser, available_methods(), DEFAULT_KEEP_RATIOS)
+    parser.add_argument(  # not the shared --methods: evaluation takes method specs (settings, oracle routing)
+        "--methods",
+        type=_method_specs,
+        default=available_methods(),
+        help="comma-separated methods, each a name or NAME[KEY=VALUE,...] with the method's settings, e.g. "
+        "headrouter[smooth=0.25], segment[inner=headrouter] (the --table goes to the inner method), "
+        "headrouter[oracle] (each item's own task_type as task: oracle routing; needs --table) "
+        f"(default {','.join(available_methods())}; known: {','.join(available_methods())})",
+    )
+    parser.add_argument(
+        "--keep",
+        type=keep_ratios,
+        default=list(DEFAULT_KEEP_RATIOS),
+        help=f"comma-separated keep ratios in (0, 1] (default {','.join(f'{k:g}' for k in DEFAULT_KEEP_RATIOS)})",
+    )
     parser.add_argument(
         "--table", metavar="DIR", help="HeadTable for the headrouter method (default: its calibration-free fallback)"
     )
@@ -98,6 +111,24 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-plot", action="store_true", help="skip the plot")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _method_specs(text: str) -> list[str]:
+    """Distinct method specs (``name`` or ``name[key=value,...]``) of registered methods, split at the commas outside
+    brackets, each made once so that a bad setting fails before the model loads."""
+    from headrouter.evaluation.arguments import method_runs
+    from headrouter.methods import available_methods
+    from headrouter.methods.base import parse_spec, split_specs
+
+    try:
+        specs = split_specs(text)
+        known_names(",".join(dict.fromkeys(parse_spec(s)[0] for s in specs)), available_methods(), "method")
+        if len(set(specs)) != len(specs):
+            raise argparse.ArgumentTypeError(f"methods must not repeat, got {text}")
+        method_runs(specs)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return specs
 
 
 def _columns(text: str) -> dict[str, str]:

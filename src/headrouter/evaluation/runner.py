@@ -41,11 +41,9 @@ from __future__ import annotations
 
 import datetime
 import logging
-import numbers
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +56,12 @@ from headrouter.api import pruning
 from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
+from headrouter.evaluation.arguments import MethodRun, check_arguments, method_runs, method_specs, ratios
 from headrouter.evaluation.journal import Journal
 from headrouter.evaluation.summary import UNPRUNED, Setting, summarize
 from headrouter.evaluation.tasks.items import Item, format_prompt, judge, read_items
 from headrouter.machine import machine_info
-from headrouter.methods import ScoringMethod, available_methods, get_method
+from headrouter.methods import ScoringMethod
 from headrouter.methods.headrouter.table import HeadTable
 from headrouter.timing import PrefillClock
 
@@ -136,6 +135,10 @@ def evaluate(
 ) -> dict:
     """Answer ``items`` unpruned and with every method at every keep ratio; score and summarise (see the module doc).
 
+    ``methods`` are method specs (:mod:`~.arguments`): names, or names with settings such as
+    ``"headrouter[smooth=0.25]"``, ``"segment[inner=headrouter]"`` or ``"headrouter[oracle]"`` (each item's own task
+    type as ``task``); rows name a method by its spec as written.
+
     ``table`` (a :class:`HeadTable` or its directory) goes to every method that uses one (``uses_table``, e.g.
     ``headrouter``, through ``with_table``); without one such a method uses its calibration-free fallback.
     ``settings["method_settings"]`` holds each method's config as named, before the table is handed over; the table
@@ -147,8 +150,8 @@ def evaluate(
     file the rows are appended to as they finish and read back on the next call (see the module doc); ``ValueError``
     if it holds rows of other settings.
     """
-    items, methods, keep_ratios = list(items), _names(methods), _ratios(keep_ratios)
-    _check_arguments(items, methods, keep_ratios, max_new_tokens, batch_size)
+    items, methods, keep_ratios = list(items), method_specs(methods), ratios(keep_ratios)
+    check_arguments(items, methods, keep_ratios, max_new_tokens, batch_size)
     adapter = adapter_for(model)
     # the module that answers in text (the thinker of a full Qwen2.5-Omni): generate with it and prune it
     generator = adapter.forward_module
@@ -156,15 +159,15 @@ def evaluate(
         raise ValueError("evaluate needs an unwrapped model (call headrouter.unwrap(model) first)")
     if isinstance(table, (str, Path)):
         table = HeadTable.from_pretrained(table)
-    scorers = {m: get_method(m) for m in methods}
-    method_settings = {m: scorer.config() for m, scorer in scorers.items()}
+    runs, method_settings = method_runs(methods)
     if table is not None:
-        if not any(scorer.uses_table for scorer in scorers.values()):
+        if not any(run.method.uses_table for run in runs.values()):
             logger.warning("evaluate: a head table was given but none of the methods uses one; it is unused")
-        scorers = {m: s.with_table(table) if s.uses_table else s for m, s in scorers.items()}
-    for scorer in scorers.values():  # a wrong layer, table shape or model fails here, before any item runs
-        with pruning(generator, keep_ratios[0], prune_layer=prune_layer, method=scorer):
-            pass
+        runs = {m: replace(r, method=r.method.with_table(table)) if r.method.uses_table else r for m, r in runs.items()}
+    for run in runs.values():  # a wrong layer, table shape, model or item task type fails here, before any item runs
+        for _, scorer in run.groups(items):
+            with pruning(generator, keep_ratios[0], prune_layer=prune_layer, method=scorer):
+                pass
 
     settings = [Setting(UNPRUNED, None)] + [Setting(m, k) for m in methods for k in keep_ratios]
     run_settings = {
@@ -191,7 +194,7 @@ def evaluate(
                 generator,
                 adapter,
                 processor,
-                scorers,
+                runs,
                 prune_layer,
                 _generation_kwargs(generator, processor, max_new_tokens),
                 clock,
@@ -262,51 +265,6 @@ def _setting(row: dict) -> Setting:
     return Setting(row["method"], row["keep_ratio"])
 
 
-def _names(methods: Iterable[str]) -> list[str]:
-    """``methods`` as a list of registered method names; ``TypeError``/``ValueError`` naming what is allowed."""
-    if isinstance(methods, str) or not isinstance(methods, Iterable):
-        raise TypeError(f"methods must be a list of method names, got {type(methods).__name__} {methods!r}")
-    methods, known = list(methods), available_methods()
-    for method in methods:
-        if not isinstance(method, str):
-            raise TypeError(f"methods must be method names (str), got {type(method).__name__} {method!r}")
-        if method not in known:
-            raise ValueError(f"unknown method {method!r} in methods; known methods: {', '.join(known)}")
-    return methods
-
-
-def _ratios(keep_ratios: Iterable[float]) -> list[float]:
-    """``keep_ratios`` as a list of floats; ``TypeError`` for anything but numbers (a str or bool included)."""
-    if isinstance(keep_ratios, str) or not isinstance(keep_ratios, Iterable):
-        raise TypeError(f"keep_ratios must be a list of numbers in (0, 1], got {type(keep_ratios).__name__}")
-    keep_ratios = list(keep_ratios)
-    for ratio in keep_ratios:
-        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real):
-            raise TypeError(f"keep_ratios must be numbers in (0, 1], got {type(ratio).__name__} {ratio!r}")
-    return [float(k) for k in keep_ratios]
-
-
-def _check_arguments(
-    items: list[Item], methods: list[str], keep_ratios: list[float], max_new_tokens: int, batch_size: int
-) -> None:
-    """``ValueError``/``TypeError`` for anything :func:`evaluate` cannot run with."""
-    if not items:
-        raise ValueError("items is empty")
-    repeated = sorted(i for i, n in Counter(item.id for item in items).items() if n > 1)
-    if repeated:
-        raise ValueError(f"item ids must be unique; repeated: {', '.join(repeated[:5])}")
-    for name, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    if len(set(methods)) != len(methods) or len(set(keep_ratios)) != len(keep_ratios):
-        raise ValueError(f"methods and keep ratios must not repeat, got {methods} and {keep_ratios}")
-    if methods and not keep_ratios:
-        raise ValueError("keep_ratios is empty: give at least one keep ratio for the methods")
-    bad = [k for k in keep_ratios if not 0.0 < k <= 1.0]
-    if bad:
-        raise ValueError(f"keep ratios must be in (0, 1], got {bad}")
-
-
 def _generation_kwargs(generator: nn.Module, processor, max_new_tokens: int) -> dict:
     """Greedy decoding; pad and end tokens from the tokenizer where the model's generation config has none."""
     config = generator.generation_config
@@ -329,7 +287,7 @@ class _Runner:
     generator: nn.Module
     adapter: ModelAdapter
     processor: Any
-    scorers: dict[str, ScoringMethod]
+    runs: dict[str, MethodRun]
     prune_layer: int
     generation: dict
     clock: PrefillClock
@@ -362,13 +320,26 @@ class _Runner:
         return _Batch(loaded, dict(inputs), audio.sum(-1).tolist())
 
     def answer(self, batch: _Batch, setting: Setting, max_new_tokens: int | None = None) -> list[dict]:
-        """Generate for one batch in one setting: one prediction row per item."""
+        """Generate for one batch in one setting: one prediction row per item, in one sub-batch per group of items
+        that share their per-item method settings (:meth:`MethodRun.groups`)."""
+        if setting.method == UNPRUNED:
+            return self._answer(batch, setting, None, max_new_tokens)
+        rows = []
+        for indices, method in self.runs[setting.method].groups(batch.items):
+            whole = len(indices) == len(batch.items)
+            part = batch if whole else self.load([batch.items[i] for i in indices], [])
+            rows += self._answer(part, setting, method, max_new_tokens)
+        return rows
+
+    def _answer(
+        self, batch: _Batch, setting: Setting, method: ScoringMethod | None, max_new_tokens: int | None
+    ) -> list[dict]:
         default = self.generation["max_new_tokens"]
         limits = [max_new_tokens or item.max_new_tokens or default for item in batch.items]
         kwargs = {**self.generation, "max_new_tokens": max(limits)}
         length = batch.inputs["input_ids"].shape[1]
         self.clock.reset()
-        with self._setting(setting) as router, torch.inference_mode():
+        with self._pruning(method, setting.keep_ratio) as router, torch.inference_mode():
             out = self.generator.generate(**batch.inputs, **kwargs)
             records = list(router.records) if router is not None else None
         new = out[:, length:]
@@ -403,10 +374,9 @@ class _Runner:
         return rows
 
     @contextmanager
-    def _setting(self, setting: Setting) -> Iterator[Pruner | None]:
-        if setting.method == UNPRUNED:
+    def _pruning(self, method: ScoringMethod | None, keep_ratio: float | None) -> Iterator[Pruner | None]:
+        if method is None:
             yield None
             return
-        scorer = self.scorers[setting.method]
-        with pruning(self.generator, setting.keep_ratio, prune_layer=self.prune_layer, method=scorer) as router:
+        with pruning(self.generator, keep_ratio, prune_layer=self.prune_layer, method=method) as router:
             yield router

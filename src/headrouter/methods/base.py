@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import KW_ONLY, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 
 from headrouter.engine.selection import top_k_audio
+from headrouter.methods.smoothing import check_cutoff, smooth_scores
 
 if TYPE_CHECKING:
     from headrouter.methods.headrouter.table import HeadTable
@@ -50,6 +51,27 @@ class ScoringContext:
         return q - 1 - self.query_mask.flip(-1).long().argmax(-1)
 
 
+class _Smooth:
+    """The ``smooth`` setting of every method (a data descriptor, so that it is checked on every assignment,
+    ``dataclasses.replace`` included): None (off, the default) or the fraction of the score spectrum kept; only a
+    method whose choice is the top-k of its :meth:`~ScoringMethod.score` takes one."""
+
+    def __get__(self, method: ScoringMethod | None, owner: type | None = None) -> float | None:
+        return None if method is None else method.__dict__.get("_smooth")
+
+    def __set__(self, method: ScoringMethod, cutoff: float | None) -> None:
+        cutoff = check_cutoff(cutoff)
+        cls = type(method)
+        if cutoff is not None and (cls.score is ScoringMethod.score or cls.select is not ScoringMethod.select):
+            hint = " (give it to its inner method, e.g. inner=fastv[smooth=0.25])" if hasattr(cls, "inner") else ""
+            raise ValueError(
+                f"smooth applies to methods that keep the top-k of their token scores; {cls.name!r} selects its "
+                f"tokens otherwise{hint}"
+            )
+        method.__dict__["_smooth"] = cutoff
+
+
+@dataclass(eq=False, repr=False)
 class ScoringMethod:
     """Turns a :class:`ScoringContext` into a choice of audio tokens.
 
@@ -60,8 +82,12 @@ class ScoringMethod:
     nothing is captured at all.
 
     A method's settings are its dataclass fields (:meth:`settings`); :meth:`config` and ``repr`` are derived from
-    them, so a method writes neither by hand.
+    them, so a method writes neither by hand. Every method also takes the keyword ``smooth`` (:mod:`.smoothing`:
+    the scores low-passed along time before the top-k; None, off, by default), listed in its settings only when on.
     """
+
+    _: KW_ONLY
+    smooth: float | None = _Smooth()
 
     name: ClassVar[str] = ""
     queries: ClassVar[Literal["last", "after_audio"] | None] = None
@@ -81,11 +107,16 @@ class ScoringMethod:
 
     def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` bool keep mask with every non-audio token and exactly ``counts[b]`` audio tokens in row b."""
-        scores = self.score(ctx)
+        scores = self.smoothed_score(ctx)
         finite = torch.isfinite(scores) | ~ctx.audio_mask
         if not bool(finite.all()):
             raise RuntimeError(f"method {self.name!r} produced non-finite scores for audio tokens")
         return top_k_audio(scores, ctx.audio_mask, counts)
+
+    def smoothed_score(self, ctx: ScoringContext) -> torch.Tensor:
+        """:meth:`score`, low-passed along time where ``smooth`` is on (:func:`.smoothing.smooth_scores`): the scores
+        a selection ranks, here and in methods that rank another method's scores (``segment``)."""
+        return smooth_scores(self.score(ctx), ctx.audio_mask, self.smooth)
 
     def with_table(self, table: HeadTable) -> ScoringMethod:
         """A copy of this method that uses the head ``table``; only for methods with ``uses_table``."""
@@ -93,10 +124,12 @@ class ScoringMethod:
 
     def settings(self) -> dict[str, Any]:
         """The settings as held, by name: every init field of a dataclass method, in order (none for other
-        methods). ``get_method(self.name, **self.settings())`` makes an equal method."""
+        methods), then ``smooth`` where it is on. ``get_method(self.name, **self.settings())`` makes an equal
+        method."""
         if not is_dataclass(self):
             return {}
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name != "smooth"}
+        return own | ({"smooth": self.smooth} if self.smooth is not None else {})
 
     def config(self) -> dict:
         """``name`` and the settings as plain data (:func:`config_value`: a nested method as its own config, a head
@@ -184,7 +217,7 @@ def get_method(method: str | ScoringMethod, **kwargs) -> ScoringMethod:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(available_methods())}")
     cls = _REGISTRY[method]
     settings = _setting_names(cls)
-    unknown = sorted(set(kwargs) - set(settings)) if settings is not None else []
+    unknown = sorted(set(kwargs) - set(settings) - {"smooth"}) if settings is not None else []
     if unknown:
         takes = f"{method} takes: {', '.join(settings)}" if settings else f"{method} takes no settings"
         raise TypeError(f"unknown setting(s) {', '.join(unknown)} for method {method!r}; {takes}")
@@ -199,10 +232,75 @@ def method_from_config(config: Mapping[str, Any]) -> ScoringMethod:
     return get_method(config["name"], **settings)
 
 
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``(name, settings)`` of a method written as text, as ``headrouter eval --methods`` takes it: ``name`` or
+    ``name[key=value,...]``. A value is None (``none``), a bool (``true``/``false``), an int, a float or else a
+    string, which may be a method spec itself (``segment[inner=headrouter[smooth=0.25]]``); a bare ``key`` means
+    ``key=true``. ``ValueError`` naming the spec for text of another form."""
+    if not isinstance(spec, str):
+        raise TypeError(f"a method spec must be a str, got {type(spec).__name__} {spec!r}")
+    text = spec.strip()
+    name, bracket, rest = text.partition("[")
+    name = name.strip()
+    if not name or (bracket and not rest.endswith("]")) or (not bracket and "]" in text):
+        raise ValueError(f"method spec {spec!r}: expected NAME or NAME[KEY=VALUE,...]")
+    settings: dict[str, Any] = {}
+    for part in _top_level_parts(rest[:-1], spec) if bracket else []:
+        key, equals, value = (x.strip() for x in part.partition("="))
+        if not key.isidentifier() or (equals and not value):
+            raise ValueError(f"method spec {spec!r}: {part.strip()!r} is not KEY=VALUE or a bare KEY")
+        if key in settings:
+            raise ValueError(f"method spec {spec!r}: {key!r} is given twice")
+        settings[key] = _spec_value(value) if equals else True
+    return name, settings
+
+
+def method_from_spec(spec: str) -> ScoringMethod:
+    """The method a spec names (:func:`parse_spec`): ``get_method(name, **settings)``."""
+    name, settings = parse_spec(spec)
+    return get_method(name, **settings)
+
+
+def split_specs(text: str) -> list[str]:
+    """Comma-separated method specs (:func:`parse_spec`) split at the commas outside brackets, each stripped:
+    ``"fastv,segment[inner=headrouter,segments=4]"`` is two specs."""
+    return [part.strip() for part in _top_level_parts(text, text)]
+
+
+def _top_level_parts(text: str, spec: str) -> list[str]:
+    """``text`` split at the commas outside brackets; ``ValueError`` for unbalanced brackets or an empty part."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "[") - (char == "]")
+        if depth < 0:
+            break
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    if depth != 0 or not all(p.strip() for p in parts):
+        raise ValueError(f"method spec {spec!r}: unbalanced brackets or an empty setting")
+    return parts
+
+
+def _spec_value(text: str) -> Any:
+    """A spec's value as None, a bool, an int, a float or (else) the string itself."""
+    words = {"none": None, "true": True, "false": False}
+    if text.lower() in words:
+        return words[text.lower()]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _setting_names(cls: type[ScoringMethod]) -> list[str] | None:
-    """The keyword settings a method class takes (a dataclass method's init fields), in order; None if it takes
-    any keyword (``**kwargs``)."""
+    """The keyword settings a method class takes (a dataclass method's init fields), in order, less ``smooth``, which
+    every method takes; None if it takes any keyword (``**kwargs``)."""
     parameters = inspect.signature(cls).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return None
-    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in parameters if p.kind in kinds and p.name != "smooth"]

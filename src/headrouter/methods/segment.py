@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from headrouter.methods.base import ScoringContext, ScoringMethod, get_method, method_from_config, register_method
+from headrouter.methods.base import (
+    ScoringContext,
+    ScoringMethod,
+    method_from_config,
+    method_from_spec,
+    register_method,
+)
 
 if TYPE_CHECKING:
     from headrouter.methods.headrouter.table import HeadTable
@@ -29,9 +35,11 @@ class SegmentTopK(ScoringMethod):
     ``k * n_j / n`` of the sample's ``k`` kept tokens, rounded by largest remainder so the quotas sum to
     ``k`` exactly (equal remainders: the extra tokens go to evenly spaced segments, not the first ones), and
     keeps its ``quota`` best tokens by the score of ``inner``: a method that scores tokens, given as an object
-    with its own settings (e.g. ``HeadRouterMethod(table=...)``), a registered name, or a method config dict
+    with its own settings (e.g. ``HeadRouterMethod(table=...)``), a registered name or method spec
+    (:func:`~headrouter.methods.base.parse_spec`: ``"headrouter[smooth=0.25]"``), or a method config dict
     (:func:`~headrouter.methods.base.method_from_config`); default ``"fastv"``, the last prompt token's attention
-    at layer K-1, mean over heads. The engine captures what ``inner`` needs, and ``inner`` reports what it reports.
+    at layer K-1, mean over heads. The engine captures what ``inner`` needs, and ``inner`` reports what it reports;
+    ``inner``'s own ``smooth`` smooths the scores segments rank.
     """
 
     name = "segment"
@@ -44,7 +52,7 @@ class SegmentTopK(ScoringMethod):
         if isinstance(self.segments, bool) or not isinstance(self.segments, int) or self.segments < 1:
             raise ValueError(f"segments must be an int >= 1, got {self.segments!r}")
         if isinstance(self.inner, str):
-            self.inner = get_method(self.inner)
+            self.inner = method_from_spec(self.inner)
         elif isinstance(self.inner, Mapping):
             self.inner = method_from_config(self.inner)
         if not isinstance(self.inner, ScoringMethod):
@@ -69,7 +77,7 @@ class SegmentTopK(ScoringMethod):
         self.inner.bind(adapter, prune_layer)
 
     def select(self, ctx: ScoringContext, counts: torch.Tensor) -> torch.Tensor:
-        scores = self.inner.score(ctx)
+        scores = self.inner.smoothed_score(ctx)
         if not bool((torch.isfinite(scores) | ~ctx.audio_mask).all()):
             raise RuntimeError(
                 f"method {self.name!r} (inner {self.inner.name!r}) produced non-finite scores for audio tokens"

@@ -48,7 +48,7 @@ class HeadRouterMethod(ScoringMethod):
         if self.table is not None and not isinstance(self.table, HeadTable):
             raise TypeError(f"table must be a HeadTable, a directory or None, got {type(self.table).__name__}")
         known = [AUTO] + (self.table.tasks if self.table is not None else [])
-        if self.task not in known:
+        if self.task not in known and (self.table is not None or not isinstance(self.task, str)):
             raise ValueError(f"task must be one of {known} ('auto' or a task type of the table), got {self.task!r}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
@@ -58,6 +58,8 @@ class HeadRouterMethod(ScoringMethod):
         return replace(self, table=table)
 
     def bind(self, adapter, prune_layer: int) -> None:
+        if self.table is None and self.task != AUTO:  # a task type named before the table is handed over
+            raise ValueError(f"task={self.task!r} names a task type of a head table, and no table was given")
         if self.table is not None:
             self.table.check_shape(adapter.num_layers, adapter.num_heads)
             self.table.check_config(adapter.text_config, type(adapter.model).__name__)
