@@ -7,9 +7,11 @@ Two parts, each ``headrouter bench --with-audio-tower`` once per audio length (r
 the headrouter method timed with a table calibrated on the bench prompts):
 
 - ``shallow``: 3 decoder layers (K = 1) and 3 tower layers (the published 32:36 depth ratio), 1,500 / 3,000 / 7,500
-  audio tokens, keep 1.0 / 0.7 / 0.3, fastv and headrouter, 3 runs, 8 decode tokens;
+  audio tokens, keep 1.0 / 0.7 / 0.3, fastv and headrouter, 3 runs, 8 decode tokens (at 7,500: headrouter, 2 runs,
+  no decode timing);
 - ``full``: the published depth, 36 decoder layers (K = 2, the library default) and 32 tower layers, 1,500 / 3,000
-  audio tokens, keep 1.0 / 0.7 / 0.3, headrouter, 2 runs, no decode timing (one prefill is 1-4 minutes here).
+  audio tokens, keep 1.0 / 0.3, headrouter, 2 runs, no decode timing, no unwrapped cell (keep 1.0 is the unpruned
+  reference): one prefill takes minutes here.
 
 Each length's JSON and markdown report go into ``--out`` as ``<part>-<tokens>``; one already there is not run again
 (delete it to rerun), so a stopped run continues. ``OUT/end_to_end.md`` collects the tables. Run it alone on the
@@ -30,8 +32,14 @@ PARTS = {
         lengths=(1500, 3000, 7500), methods=("fastv", "headrouter"), runs=3, decode_tokens=8, num_layers=3,
         prune_layer=1,
     ),
-    "full": dict(lengths=(1500, 3000), methods=("headrouter",), runs=2, decode_tokens=0, num_layers=36, prune_layer=2),
+    "full": dict(
+        lengths=(1500, 3000), keep_ratios=(1.0, 0.3), methods=("headrouter",), runs=2, decode_tokens=0,
+        num_layers=36, prune_layer=2, unwrapped=False,
+    ),
 }  # fmt: skip
+LENGTH_OVERRIDES = {("shallow", 7500): dict(methods=("headrouter",), runs=2, decode_tokens=0)}
+"""What one length of a part runs differently, to fit a session on 2 CPU cores: one shallow prefill at 7,500 tokens
+takes ~1.5 minutes, one full-depth prefill 3.5 minutes at 1,500 tokens and ~7.5 at 3,000."""
 KEEP = (1.0, 0.7, 0.3)
 
 
@@ -41,8 +49,9 @@ def measure(part: str, tokens: int, out: Path) -> dict:
     path = out / f"{stem}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    values = {k: v for k, v in PARTS[part].items() if k != "lengths"}
-    settings = bench.BenchSettings(lengths=(tokens,), keep_ratios=KEEP, with_audio_tower=True, **values)
+    values = {"keep_ratios": KEEP} | {k: v for k, v in PARTS[part].items() if k != "lengths"}
+    values |= LENGTH_OVERRIDES.get((part, tokens), {})
+    settings = bench.BenchSettings(lengths=(tokens,), with_audio_tower=True, **values)
     results = bench.run_benchmark(settings)
     bench.write_report(results, out, stem, plot=False)
     return results

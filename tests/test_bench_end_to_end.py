@@ -214,5 +214,19 @@ def test_cli_options_reach_the_settings():
     bench.add_arguments(parser)
     args = parser.parse_args(["--with-audio-tower", "--tower-layers", "5", "--layers", "4", "--table", "T"])
     settings = bench.settings_from_args(args)
-    assert settings.with_audio_tower and settings.tower_layers == 5 and settings.table == "T"
+    assert settings.with_audio_tower and settings.tower_layers == 5 and settings.table == "T" and settings.unwrapped
+    assert not bench.settings_from_args(parser.parse_args(["--no-unwrapped"])).unwrapped
     assert settings.device == "cpu" or settings.device.startswith("cuda")
+
+
+def test_without_the_unwrapped_cell_keep_one_is_the_unpruned_reference(config_path):
+    results = bench.run_benchmark(
+        settings(config_path, lengths=(20,), methods=("headrouter",), runs=1, decode_tokens=0, unwrapped=False)
+    )
+    cells = results["cells"]
+    assert [(c["method"], c["keep_ratio"]) for c in cells] == [("headrouter", 1.0), ("headrouter", 0.5)]
+    assert all(c["speedup_vs_unwrapped"] is None for c in cells)
+    length = results["lengths"][0]
+    assert length["unpruned_prefill_ms"] == cells[0]["prefill_ms"]
+    assert length["unpruned_tower_share"] == pytest.approx(cells[0]["tower_ms"] / cells[0]["prefill_ms"])
+    assert cells[1]["speedup"] == pytest.approx(cells[0]["prefill_ms"] / cells[1]["prefill_ms"])

@@ -25,8 +25,8 @@ from headrouter.bench.settings import (
     family_adapter,
 )
 from headrouter.cli.argtypes import items, keep_ratios, method_names, number, positive_int
+from headrouter.cli.options import add_device_and_attention
 from headrouter.config import DEFAULT_PRUNE_LAYER
-from headrouter.device import ATTENTION_KINDS, AUTO
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,13 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{DEFAULT_PRUNE_LAYER} with --config or --model)",
     )
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="bfloat16", help="model dtype (default bfloat16)")
-    parser.add_argument(
-        "--attn",
-        choices=(AUTO, *ATTENTION_KINDS),
-        default=AUTO,
-        help="attention (default auto: flash_attention_2 on a GPU where flash-attn is installed, else sdpa)",
-    )
-    parser.add_argument("--device", default=AUTO, help="cpu, cuda or cuda:N (default auto: the GPU if any)")
+    add_device_and_attention(parser)
     parser.add_argument(
         "--with-audio-tower",
         action="store_true",
@@ -105,6 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="file name stem of the outputs (default bench, or bench-quick with --quick)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements (torch.profiler)")
     parser.add_argument("--no-plot", action="store_true", help="skip the plot")
+    parser.add_argument(
+        "--no-unwrapped",
+        action="store_true",
+        help="do not time the unwrapped model (keep 1.0 is the unpruned reference; for long runs)",
+    )
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and prompt text (default 0)")
 
@@ -133,6 +132,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         config_path=args.config,
         model_path=args.model,
         memory=not args.no_memory,
+        unwrapped=not args.no_unwrapped,
         threads=args.threads,
         seed=args.seed,
     )

@@ -94,7 +94,7 @@ def run_benchmark(settings: BenchSettings) -> dict:
             plan.append(n)
     load = LoadMeter()
     load.start()
-    per_length = (1 + len(settings.methods) * len(settings.keep_ratios)) * (1 + settings.runs)
+    per_length = (int(settings.unwrapped) + len(settings.methods) * len(settings.keep_ratios)) * (1 + settings.runs)
     with tqdm(total=per_length * len(plan), desc="bench", unit="pass", disable=not settings.progress) as bar:
         for n in plan:
             summary, rows = _bench_length(model, adapter, shape, scorers, settings, n, itemsize, bar, notes)
@@ -125,7 +125,8 @@ def _bench_length(model, adapter, shape, scorers, settings, n, itemsize, bar, no
     end_to_end = settings.with_audio_tower
     inputs = make_inputs(model, n, settings.seed, features=end_to_end)
     seq = int(inputs["input_ids"].shape[1])
-    cells = [_Cell("none", None)] + [_Cell(m, r) for m in settings.methods for r in settings.keep_ratios]
+    cells = [_Cell("none", None)] if settings.unwrapped else []
+    cells += [_Cell(m, r) for m in settings.methods for r in settings.keep_ratios]
     free = available_memory(settings.device)
     # end to end, memory is the whole prefill's peak; decoder only, the scoring step's beside the research reference
     want_reference = settings.memory and not end_to_end
@@ -217,7 +218,9 @@ def _apply(model: nn.Module, cell: _Cell, scorers: dict[str, ScoringMethod], pru
 
 def _summarise(cells, shape, settings, n, seq, itemsize, reference) -> tuple[dict, list[dict]]:
     k = settings.prune_layer
+    # unpruned: the unwrapped model, or without it keep 1.0 of the first method (the ratios start at 1.0)
     baseline = statistics.median(cells[0].wall)
+    unwrapped = cells[0].method == "none"
     reference_extra = reference["extra_bytes"] if reference else None
     full = {c.method: c for c in cells if c.keep_ratio == 1.0}
     rows = []
@@ -242,7 +245,7 @@ def _summarise(cells, shape, settings, n, seq, itemsize, reference) -> tuple[dic
             "prefill_ms_min": min(cell.wall) * 1e3,
             "prefill_cpu_ms": statistics.median(cell.cpu) * 1e3,
             "speedup": speedup,
-            "speedup_vs_unwrapped": baseline / wall,
+            "speedup_vs_unwrapped": baseline / wall if unwrapped else None,
             "ideal_speedup": decoder_ideal,
             "decoder_ideal_speedup": decoder_ideal,
             "measured_over_ideal": None,

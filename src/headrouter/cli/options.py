@@ -64,3 +64,17 @@ def add_truncate_audio(parser: argparse.ArgumentParser) -> None:
         help="cut audio at the feature extractor's chunk_length (30 s for Whisper's), as the processor does by "
         "default; without it every clip is heard whole",
     )
+
+
+def add_device_and_attention(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--attn``, both ``auto`` by default (:mod:`headrouter.device`: the GPU when torch sees one,
+    flash-attention-2 there when installed, else sdpa)."""
+    from headrouter.device import ATTENTION_KINDS, AUTO
+
+    parser.add_argument("--device", default=AUTO, help="cpu, cuda or cuda:N (default auto: the GPU if any)")
+    parser.add_argument(
+        "--attn",
+        choices=(AUTO, *ATTENTION_KINDS),
+        default=AUTO,
+        help="attention (default auto: flash_attention_2 on a GPU where flash-attn is installed, else sdpa)",
+    )
