@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from test_evaluation import build_standin, standin_items
 
 from headrouter import cli
@@ -166,6 +167,14 @@ def failing_commands(checkpoint, root):
         ([*eval_args, "--data", data, "--table", str(root / "none")], f"{root / 'none'}/head_table.safetensors not"),
         ([*eval_args, "--data", data, "--prune-layer", "4"], "prune_layer must be between 1 and 3 for a decoder of 4"),
         ([*eval_args, "--data", data, "--table", str(SHIPPED_TABLE)], "this HeadTable was calibrated on a Qwen2_5Omni"),
+        *(
+            [
+                ([*eval_args, "--data", data, "--device", "cuda"], "device 'cuda' asked for, but torch sees no CUDA"),
+                ([*eval_args, "--data", data, "--attn", "flash_attention_2"], "attention 'flash_attention_2' needs"),
+            ]
+            if not torch.cuda.is_available()
+            else []
+        ),
         (["calibrate", "--model", model, "--data", str(root / "none.jsonl"), "--out", out], "calibration data file"),
         (
             ["calibrate", "--model", model, "--builtin", "--tasks", "nope", "--out", out],

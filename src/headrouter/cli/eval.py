@@ -8,6 +8,7 @@ import logging
 
 from headrouter.cli.argtypes import keep_ratios, known_names, positive_int
 from headrouter.cli.options import (
+    add_device_and_attention,
     add_dtype,
     add_prune_layer,
     add_truncate_audio,
@@ -106,6 +107,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_prune_layer(parser)
     add_dtype(parser)
+    add_device_and_attention(parser)
     parser.add_argument("--system-prompt", help="a system turn before each question (default: none)")
     add_truncate_audio(parser)
     parser.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
@@ -147,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from headrouter.adapters import load_model, load_processor
+    from headrouter.device import resolve_attention, resolve_device
     from headrouter.evaluation import report
     from headrouter.evaluation.benchmarks import BENCHMARKS, load_benchmark
     from headrouter.evaluation.runner import DEFAULT_MAX_NEW_TOKENS, check_checkpoint, evaluate
@@ -164,7 +167,9 @@ def run(args: argparse.Namespace) -> int:
     max_new_tokens = args.max_new_tokens or BENCHMARKS[args.benchmark].max_new_tokens or DEFAULT_MAX_NEW_TOKENS
     table = HeadTable.from_pretrained(args.table) if args.table is not None else None
     check_checkpoint(args.model, args.prune_layer, table)
-    model = load_model(args.model, dtype=args.dtype)
+    device = resolve_device(args.device)
+    attention = resolve_attention(args.attn, device)
+    model = load_model(args.model, dtype=args.dtype, attn_implementation=attention).to(device)
     processor = load_processor(args.model)
     journal = out / "progress.jsonl"
     print(
