@@ -23,8 +23,10 @@ SCORE_NOTE = (
     "Score: accuracy for choice and exact-answer items, max(0, 1 - WER) for transcription (wer) items, and a "
     "benchmark's own task metric for its tasks (e.g. AudioMarathon's macro F1, 1 - WER for its ASR); a domain's, a "
     "task family's and the overall score are the mean of their tasks' scores. % of unpruned = score / unpruned score "
-    "x 100 on the same items. Audio tokens and prefill ms are means per item; prefill is the first forward call of the "
-    "generating module (a Qwen2.5-Omni's thinker, else the model) inside generate (audio encoder + decoder + LM head)."
+    "x 100 on the same items; [low, high] beside it: its 95% bootstrap interval over items (paired with the unpruned "
+    "answers, stratified by task, seeded). Audio tokens and prefill ms are means per item; prefill is the first "
+    "forward call of the generating module (a Qwen2.5-Omni's thinker, else the model) inside generate (audio "
+    "encoder + decoder + LM head)."
 )
 PAPER_NOTE = (
     "First row: the unpruned score x 100. Other rows: the score as a percent of the unpruned score on the same items. "
@@ -93,13 +95,12 @@ def format_markdown(results: dict) -> str:
 
 
 def percent_table(rows: Sequence[dict]) -> str:
-    """Methods x keep ratios, each cell the percent of the unpruned score (``-`` where undefined)."""
+    """Methods x keep ratios, each cell the percent of the unpruned score (``-`` where undefined) and its bootstrap
+    interval where there is one."""
     keeps = sorted({r["keep_ratio"] for r in rows if r["method"] != UNPRUNED}, reverse=True)
     methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] != UNPRUNED))
     cell = {(r["method"], r["keep_ratio"]): r for r in rows}
-    body = [
-        [m] + [_num(cell[m, k]["percent_of_unpruned"], ".1f") if (m, k) in cell else "" for k in keeps] for m in methods
-    ]
+    body = [[m] + [_percent(cell[m, k]) if (m, k) in cell else "" for k in keeps] for m in methods]
     return markdown_table(["method"] + [f"keep {ratio(k)}" for k in keeps], body)
 
 
@@ -186,6 +187,13 @@ def setting_name(row: dict) -> str:
 
 def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def _percent(row: dict) -> str:
+    """The percent of unpruned with its interval: ``93.1 [90.2, 95.8]``."""
+    interval = row.get("percent_of_unpruned_ci")
+    text = _num(row["percent_of_unpruned"], ".1f")
+    return text if interval is None else f"{text} [{interval[0]:.1f}, {interval[1]:.1f}]"
 
 
 # ---------------------------------------------------------------------- the paper's layout
