@@ -96,7 +96,9 @@ ROW_KEYS = {
     "items",
     "tasks",
     "score",
+    "score_ci",
     "percent_of_unpruned",
+    "percent_of_unpruned_ci",
     "audio_tokens_before",
     "audio_tokens_after",
     "prefill_ms",
@@ -304,7 +306,7 @@ def test_report_files(results, tmp_path):
     markdown = paths["markdown"].read_text()
     assert "| method | keep 1.0 | keep 0.3 |" in markdown
     for method in METHODS:
-        assert f"| {method} | 100.0 |" in markdown
+        assert f"| {method} | 100.0 [100.0, 100.0] |" in markdown
     assert "digits-4" in markdown  # the skipped item is listed
     assert markdown == format_markdown(results) + "\n"
     assert saved["paper_table"] == paper_table(results)

@@ -12,7 +12,8 @@ Figures, per task, per task family (``task_type``) and overall, per setting:
 
 - **score**, higher is better, in [0, 1]: accuracy for ``choice``/``exact`` items, ``max(0, 1 - WER)`` for ``wer``
   items (mean WER is reported beside it). A family's or the overall score is the mean of its tasks' scores.
-- **percent of unpruned**: score / unpruned score x 100 on the same items (None where the unpruned score is 0).
+- **percent of unpruned**: score / unpruned score x 100 on the same items (None where the unpruned score is 0),
+  with a 95% bootstrap interval over items, paired across settings (:mod:`.bootstrap`); the score has one too.
 - **audio tokens** before and after pruning, mean per item, from the router's records.
 - **prefill ms**, mean per item: wall time of the first forward call of the generating module (the thinker of a
   Qwen2.5-Omni) inside ``generate`` (the audio encoder, the decoder on the whole prompt with capture, scoring and
