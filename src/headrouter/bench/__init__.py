@@ -7,9 +7,14 @@ What is measured, per audio length and per cell (method x keep ratio, plus the u
   interleaved round-robin over its cells, so that slow periods of a shared machine hit every cell alike.
   Speed-up is against keep ratio 1.0 of the same method in the same run; the FLOP-ideal speed-up for the
   same layer split and token counts comes from :mod:`headrouter.bench.flops`.
-- **decoder only**: the prompt holds the audio placeholders but no ``input_features``, so the audio tower
+- **decoder only** (the default): the prompt holds the audio placeholders but no ``input_features``, so the audio tower
   does not run; the placeholders' own embeddings stand in for the audio features. What prefill costs in
   the decoder, and what pruning saves there, does not depend on the values of those vectors.
+- **end to end** (``with_audio_tower``): the prompt carries ``input_features`` that make exactly N audio tokens and
+  the family's published audio tower runs on them; per cell the tower's wall time (hooks on the tower), the
+  decoder's (prefill minus tower) speed-up against its FLOP ideal, the whole prefill's speed-up against the
+  end-to-end ideal (the tower's share at keep 1.0 unchanged, the rest at the decoder's ideal), and the whole
+  prefill's peak memory above the weights, instead of the scoring-memory measurements below.
 - **scoring time**: ``model.headrouter.records[0].scoring_seconds`` (capture at layer K-1 + scoring and
   selection at layer K), median over the timed runs, as a share of the unwrapped model's prefill.
 - **scoring memory**: bytes allocated through PyTorch's CPU allocator, as reported by
@@ -26,7 +31,8 @@ What is measured, per audio length and per cell (method x keep ratio, plus the u
   times at which ``generate`` hands each token to a streamer. This ``generate`` is the cell's warm-up.
 
 The modules: :mod:`.settings` (what to measure), :mod:`.model` (model and prompt, through the family's adapter),
-:mod:`.measure` and :mod:`.memory` (the measurements), :mod:`.flops` (the ideal), :mod:`.run` (the grid),
+:mod:`.measure` and :mod:`.memory` (the measurements), :mod:`.flops` (the ideal), :mod:`.table` (the head table
+headrouter is timed with), :mod:`.run` (the grid),
 :mod:`.targets`, :mod:`.report` and :mod:`.options` (the command's arguments). They return data and log through
 ``logging.getLogger("headrouter")``; ``headrouter bench`` (:mod:`headrouter.cli`) prints the report.
 
