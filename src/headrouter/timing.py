@@ -65,18 +65,15 @@ def timed_forward(module: nn.Module, inputs: Mapping, **kwargs: Any) -> tuple[fl
     return wall, cpu, output
 
 
-class PrefillClock:
-    """Wall seconds of the first forward call of ``module`` after each :meth:`reset`, taken by forward hooks: inside
-    ``generate`` that call is the prefill, timed without an extra pass. Use as a context manager (it installs and
-    removes the hooks)."""
+class ForwardHooks:
+    """A context manager that installs a forward pre-hook (:meth:`_before`) and a forward hook (:meth:`_after`) on
+    ``module`` and removes them on exit: the shape of every measurement taken around a module's forward calls."""
 
     def __init__(self, module: nn.Module) -> None:
         self.module = module
-        self.seconds: float | None = None
-        self._watch = Stopwatch(module_device(module))
         self._handles: list = []
 
-    def __enter__(self) -> PrefillClock:
+    def __enter__(self):
         self._handles = [
             self.module.register_forward_pre_hook(self._before),
             self.module.register_forward_hook(self._after),
@@ -87,6 +84,23 @@ class PrefillClock:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+
+    def _before(self, module: nn.Module, args) -> None:
+        raise NotImplementedError
+
+    def _after(self, module: nn.Module, args, output) -> None:
+        raise NotImplementedError
+
+
+class PrefillClock(ForwardHooks):
+    """Wall seconds of the first forward call of ``module`` after each :meth:`reset`, taken by forward hooks: inside
+    ``generate`` that call is the prefill, timed without an extra pass. Use as a context manager (it installs and
+    removes the hooks)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__(module)
+        self.seconds: float | None = None
+        self._watch = Stopwatch(module_device(module))
 
     def reset(self) -> None:
         """Forget the last time: the next forward call is timed."""

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from transformers.generation.streamers import BaseStreamer
 
-from headrouter.timing import Stopwatch, module_device
+from headrouter.timing import ForwardHooks, Stopwatch, module_device
 
 
 class _TokenClock(BaseStreamer):
@@ -28,28 +28,17 @@ class _TokenClock(BaseStreamer):
         pass
 
 
-class ModuleSeconds:
+class ModuleSeconds(ForwardHooks):
     """Wall seconds spent inside ``module``'s forward calls while the context is open, summed over the calls (the
     device synchronised at both ends of each call, by :class:`~headrouter.timing.Stopwatch`)."""
 
     def __init__(self, module: nn.Module) -> None:
-        self.module = module
+        super().__init__(module)
         self.seconds = 0.0
         self._watch = Stopwatch(module_device(module))
-        self._handles: list = []
 
-    def __enter__(self) -> ModuleSeconds:
-        self.seconds = 0.0
-        self._handles = [
-            self.module.register_forward_pre_hook(lambda *args: self._watch.start()),
-            self.module.register_forward_hook(self._after),
-        ]
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+    def _before(self, module, args) -> None:
+        self._watch.start()
 
     def _after(self, module, args, output) -> None:
         wall, _ = self._watch.stop()

@@ -13,6 +13,7 @@ from torch import nn
 
 from headrouter.adapters import ModelAdapter
 from headrouter.bench import flops
+from headrouter.timing import ForwardHooks
 
 
 class AllocationWindow:
@@ -147,29 +148,19 @@ class AttentionInputs:
         self._handle.remove()
 
 
-class PrefillMemoryProbe:
+class PrefillMemoryProbe(ForwardHooks):
     """Peak bytes allocated during the first forward call of ``module`` (inside ``generate``, the prefill), above
     what was allocated before it: the whole prefill's activations, KV cache and logits (the weights are already
     there). Use as a context manager; :attr:`peak_bytes` is None until the call has run."""
 
     def __init__(self, module: nn.Module) -> None:
-        self.module = module
+        super().__init__(module)
         self.peak_bytes: int | None = None
         self._window = AllocationWindow(next(module.parameters()).device)
         self._open = False
-        self._handles: list = []
-
-    def __enter__(self) -> PrefillMemoryProbe:
-        self._handles = [
-            self.module.register_forward_pre_hook(self._before),
-            self.module.register_forward_hook(self._after),
-        ]
-        return self
 
     def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        super().__exit__(*exc)
         if self._open:
             self._window.stop()
             self._open = False
