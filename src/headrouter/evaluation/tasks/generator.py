@@ -15,7 +15,7 @@ items or which tasks are asked for.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,12 +262,7 @@ def generate(
     ``max_seconds`` below ``min_seconds`` or below the shortest clip of one of the ``tasks`` (3 s for
     ``digit_string``, 6 s for ``keyword_needle``), which no clip could honour (see :func:`make_example`).
     """
-    tasks = list(tasks or TASKS)
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown:
-        raise ValueError(f"unknown tasks {unknown}; known: {list(TASKS)}")
-    if per_task < 1:
-        raise ValueError(f"per_task must be >= 1, got {per_task}")
+    tasks = checked_tasks(tasks, TASKS, per_task)
     shortest = {t: max(min_seconds, TASKS[t].min_seconds) for t in tasks}
     longest = max(shortest, key=shortest.__getitem__)
     if max_seconds < shortest[longest]:
@@ -275,12 +270,40 @@ def generate(
             f"max_seconds must be at least {shortest[longest]:g} (the shortest clip of task {longest}), "
             f"got {max_seconds:g}"
         )
+    return write_examples(
+        out_dir,
+        tasks,
+        per_task,
+        lambda t, i: make_example(t, i, seed, min_seconds, max_seconds, long_fraction),
+        progress,
+    )
+
+
+def checked_tasks(
+    tasks: Sequence[str] | None, known: Mapping[str, object], per_task: int, kind: str = "tasks"
+) -> list[str]:
+    """``tasks`` (default: all ``known``) as a list; ``ValueError`` for an unknown task (of ``kind``) or ``per_task``
+    < 1."""
+    tasks = list(tasks or known)
+    unknown = [t for t in tasks if t not in known]
+    if unknown:
+        raise ValueError(f"unknown {kind} {unknown}; known: {list(known)}")
+    if per_task < 1:
+        raise ValueError(f"per_task must be >= 1, got {per_task}")
+    return tasks
+
+
+def write_examples(
+    out_dir: str | Path, tasks: Sequence[str], per_task: int, make: Callable[[str, int], Example], progress: bool
+) -> list[Item]:
+    """``make(task, index)`` for ``per_task`` indices of each task, task by task: each WAV to ``out_dir/clips/``,
+    the items to ``out_dir/items.jsonl``; returns the items."""
     out = Path(out_dir)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     items = []
     jobs = [(task, i) for task in tasks for i in range(per_task)]
     for task, i in tqdm(jobs, desc="generating", unit="clip", disable=not progress):
-        example = make_example(task, i, seed, min_seconds, max_seconds, long_fraction)
+        example = make(task, i)
         synth.write_wav(out / example.item.audio, example.audio)
         items.append(example.item)
     write_items(items, out / "items.jsonl")

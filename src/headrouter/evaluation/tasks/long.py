@@ -19,13 +19,11 @@ index)``, a stream apart from the short family's: the same seed gives byte-ident
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from headrouter.evaluation.tasks import speech, synth
 from headrouter.evaluation.tasks.generator import (
@@ -35,10 +33,10 @@ from headrouter.evaluation.tasks.generator import (
     _babble,
     _background,
     _random_voice,
+    checked_tasks,
+    write_examples,
 )
-from headrouter.evaluation.tasks.items import Item, write_items
-
-logger = logging.getLogger("headrouter")
+from headrouter.evaluation.tasks.items import Item
 
 SR = synth.SAMPLE_RATE
 DEFAULT_MIN_SECONDS = 60.0
@@ -333,21 +331,8 @@ def generate_long(
     unknown task, ``per_task`` < 1, ``min_seconds`` below :data:`SHORTEST_SECONDS` or ``max_seconds`` below
     ``min_seconds``, before anything is written.
     """
-    tasks = list(tasks or LONG_TASKS)
-    unknown = [t for t in tasks if t not in LONG_TASKS]
-    if unknown:
-        raise ValueError(f"unknown long tasks {unknown}; known: {list(LONG_TASKS)}")
-    if per_task < 1:
-        raise ValueError(f"per_task must be >= 1, got {per_task}")
+    tasks = checked_tasks(tasks, LONG_TASKS, per_task, "long tasks")
     _check_seconds(min_seconds, max_seconds)
-    out = Path(out_dir)
-    (out / "clips").mkdir(parents=True, exist_ok=True)
-    items = []
-    jobs = [(task, i) for task in tasks for i in range(per_task)]
-    for task, i in tqdm(jobs, desc="generating", unit="clip", disable=not progress):
-        example = make_long_example(task, i, seed, min_seconds, max_seconds)
-        synth.write_wav(out / example.item.audio, example.audio)
-        items.append(example.item)
-    write_items(items, out / "items.jsonl")
-    logger.info("wrote %d long items of %d tasks to %s", len(items), len(tasks), out)
-    return items
+    return write_examples(
+        out_dir, tasks, per_task, lambda t, i: make_long_example(t, i, seed, min_seconds, max_seconds), progress
+    )
