@@ -82,14 +82,9 @@ def _end_to_end_sections(results: dict) -> list[str]:
     ]  # fmt: skip
     rows = []
     for c in results["cells"]:
-        pruned = c["method"] != "none"
         rows.append(
             [
-                f"{c['audio_tokens']:,}",
-                c["method"] if pruned else "unwrapped",
-                f"{c['keep_ratio']:g}" if pruned else "–",
-                f"{c['tokens_before']:,} → {c['tokens_after']:,}",
-                f"{c['prefill_ms']:,.0f}",
+                *_cell_start(c),
                 f"{c['tower_ms']:,.0f} ({c['tower_share']:.0%})",
                 _fmt(c["decoder_speedup"], "{:.2f}×"),
                 f"{c['decoder_ideal_speedup']:.2f}×",
@@ -111,6 +106,18 @@ def _end_to_end_sections(results: dict) -> list[str]:
     ]
 
 
+def _cell_start(c: dict) -> list[str]:
+    """The columns every cell table starts with: length, method, keep ratio, tokens before and after, prefill ms."""
+    pruned = c["method"] != "none"
+    return [
+        f"{c['audio_tokens']:,}",
+        c["method"] if pruned else "unwrapped",
+        f"{c['keep_ratio']:g}" if pruned else "–",
+        f"{c['tokens_before']:,} → {c['tokens_after']:,}",
+        f"{c['prefill_ms']:,.0f}",
+    ]
+
+
 def _cell_table(cells: list[dict]) -> str:
     header = [
         "audio tokens", "method", "keep", "tokens → kept", "prefill ms", "speed-up", "ideal", "measured / ideal",
@@ -118,14 +125,9 @@ def _cell_table(cells: list[dict]) -> str:
     ]  # fmt: skip
     rows = []
     for c in cells:
-        pruned = c["method"] != "none"
         rows.append(
             [
-                f"{c['audio_tokens']:,}",
-                c["method"] if pruned else "unwrapped",
-                f"{c['keep_ratio']:g}" if pruned else "–",
-                f"{c['tokens_before']:,} → {c['tokens_after']:,}",
-                f"{c['prefill_ms']:,.0f}",
+                *_cell_start(c),
                 _fmt(c["speedup"], "{:.2f}×"),
                 f"{c['ideal_speedup']:.2f}×",
                 _fmt(c["measured_over_ideal"], "{:.0%}"),
