@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from proving_ground_aux import AuxHeads, aux_target
 from transformers import (
     Qwen2_5OmniThinkerConfig,
     Qwen2_5OmniThinkerForConditionalGeneration,
@@ -39,12 +39,11 @@ from transformers import (
 from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.adapters.tiny_inputs import whisper_audio_tokens
-from headrouter.evaluation.tasks.generator import DIGIT_WORDS, KEYWORDS, TASKS, make_example
+from headrouter.evaluation.tasks.generator import TASKS, make_example
 from headrouter.evaluation.tasks.items import format_prompt
+from headrouter.evaluation.tasks.long import LONG_TASKS, make_long_example
 
 IGNORE = -100
-SPOKEN = DIGIT_WORDS + KEYWORDS  # CTC classes 1.. (0 is the blank)
-CTC_TASKS = ("spoken_digit", "keyword_needle", "digit_string")
 MAX_AUDIO_SECONDS = 120  # the shipped processor pads to (and accepts up to) 2 minutes of audio
 
 
@@ -154,53 +153,6 @@ class Encoder:
         }
 
 
-def aux_target(item) -> list[int] | int | float:
-    """The auxiliary heads' target: CTC class ids of the spoken words, a choice index, or the beep count."""
-    if item.task == "digit_string":
-        return [1 + int(d) for d in item.answer.split()]
-    if item.task in CTC_TASKS:
-        word = DIGIT_WORDS[int(item.answer)] if item.task == "spoken_digit" else item.answer
-        return [1 + SPOKEN.index(word)]
-    if item.task == "beep_count":
-        return float(item.answer)
-    return item.choices.index(item.answer)
-
-
-class AuxHeads(nn.Module):
-    """Training-only heads on the audio tower's output tokens (dropped when the model is saved)."""
-
-    def __init__(self, hidden: int, weight: float) -> None:
-        super().__init__()
-        self.weight = weight
-        self.ctc = nn.Linear(hidden, 1 + len(SPOKEN))
-        self.onset = nn.Linear(hidden, 1)
-        nn.init.constant_(self.onset.bias, -6.0)  # near-zero onsets at first: a 64 s clip's count starts near 4
-        choice_tasks = [t for t, spec in TASKS.items() if spec.choices and t not in CTC_TASKS and t != "beep_count"]
-        self.query = nn.ModuleDict({t: nn.Linear(hidden, 1) for t in choice_tasks})
-        self.classify = nn.ModuleDict({t: nn.Linear(hidden, len(TASKS[t].choices)) for t in choice_tasks})
-
-    def forward(self, audio: torch.Tensor, batch: list[dict]) -> torch.Tensor:
-        """Weighted mean auxiliary loss; ``audio`` is the tower output, the samples' tokens concatenated."""
-        losses = []
-        for d, tokens in zip(batch, audio.float().split([d["tokens"] for d in batch]), strict=True):
-            task, target = d["task"], d["aux"]
-            if task in CTC_TASKS:
-                log_probs = self.ctc(tokens).log_softmax(-1)[:, None]
-                losses.append(
-                    nn.functional.ctc_loss(
-                        log_probs, torch.tensor([target]), [len(tokens)], [len(target)], zero_infinity=True
-                    )
-                )
-            elif task == "beep_count":
-                counted = torch.sigmoid(self.onset(tokens)).sum()
-                losses.append(nn.functional.smooth_l1_loss(counted, torch.tensor(target)))
-            else:
-                weights = torch.softmax(self.query[task](tokens).squeeze(-1), 0)
-                logits = self.classify[task](weights @ tokens)
-                losses.append(nn.functional.cross_entropy(logits[None], torch.tensor([target])))
-        return self.weight * torch.stack(losses).mean()
-
-
 def check_against_processor(encoder: Encoder, example) -> None:
     """The cached tensors must equal the processor's own inputs for the same clip and prompt."""
     ref = processor_inputs(encoder.processor, example.audio, format_prompt(example.item))
@@ -220,7 +172,8 @@ def _encode(job: tuple[str, int, int, dict]) -> dict:
     """One encoded example, its tensors as numpy arrays: a pool sending tensors runs out of file descriptors."""
     torch.set_num_threads(1)
     task, index, seed, lengths = job
-    encoded = _ENCODER(make_example(task, index, seed, **lengths))
+    make = make_long_example if task in LONG_TASKS else make_example
+    encoded = _ENCODER(make(task, index, seed, **lengths))
     return {k: v.float().numpy() if isinstance(v, torch.Tensor) else v for k, v in encoded.items()}
 
 
@@ -231,14 +184,17 @@ def _as_tensors(encoded: dict) -> dict:
     return out
 
 
-def make_dataset(encoder: Encoder, per_task: int, seed: int, workers: int, **lengths) -> list[dict]:
-    """Encoded examples, ``per_task`` of every task, for ``seed`` (in order, whatever the number of workers)."""
+def make_dataset(encoder: Encoder, tasks, per_task: int, seed: int, workers: int, **lengths) -> list[dict]:
+    """Encoded examples, ``per_task`` of every task in ``tasks`` (short or long family), for ``seed`` (in order,
+    whatever the number of workers)."""
     global _ENCODER
     _ENCODER = encoder
-    jobs = [(task, i, seed, lengths) for task in TASKS for i in range(per_task)]
+    jobs = [(task, i, seed, lengths) for task in tasks for i in range(per_task)]
+    if not jobs:
+        return []
     start = time.time()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        data = [_as_tensors(d) for d in pool.imap(_encode, jobs, chunksize=32)]
+        data = [_as_tensors(d) for d in pool.imap(_encode, jobs, chunksize=8)]
     print(f"  {len(data)} items in {time.time() - start:.0f} s", flush=True)
     return data
 
@@ -312,10 +268,11 @@ def evaluate(model, data: list[dict]) -> dict[str, float]:
 
 
 def family_means(accuracy: dict[str, float]) -> dict[str, float]:
-    """Mean accuracy per task family."""
+    """Mean accuracy per task family (``acoustic``/``semantic`` for the short tasks, ``long acoustic`` ...)."""
     families: dict[str, list[float]] = {}
     for task, value in accuracy.items():
-        families.setdefault(TASKS[task].task_type, []).append(value)
+        family = f"long {LONG_TASKS[task].task_type}" if task in LONG_TASKS else TASKS[task].task_type
+        families.setdefault(family, []).append(value)
     return {family: float(np.mean(v)) for family, v in families.items()}
 
 
@@ -331,13 +288,62 @@ def save(model, processor, out: Path, info: dict) -> None:
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def init_from(model, directory: Path) -> None:
+    """Start from a trained model's audio tower, token embeddings, final norm and LM head where shapes agree (a
+    second stage then spends its budget on the new decoder layers); its decoder layers are not taken, since a
+    different head count splits the same projections into other heads."""
+    theirs = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(directory).state_dict()
+    mine = model.state_dict()
+    taken = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape and ".layers." not in k}
+    taken |= {k: v for k, v in theirs.items() if k.startswith("model.audio_tower.") and k in mine}
+    model.load_state_dict(taken, strict=False)
+    print(f"initialised {len(taken)} of {len(mine)} tensors from {directory}: {sorted(taken)[:3]} ...", flush=True)
+
+
+def make_data(encoder: Encoder, args: argparse.Namespace) -> dict[str, list[dict]]:
+    """The training sets (``short``: 2-6 s, ``mixed``: the short tasks at all lengths, ``long``: the long family)
+    and the held-out check set; every set has its own seed."""
+    short_tasks, long_tasks = list(TASKS), list(LONG_TASKS)
+    long_lengths = {"min_seconds": args.long_min_seconds, "max_seconds": args.long_max_seconds}
+    sets = {}
+    print("generating short training clips", flush=True)
+    per_task = args.short_per_task if args.short_share > 0 else 0
+    sets["short"] = make_dataset(
+        encoder, short_tasks, per_task, args.seed, args.workers, max_seconds=6.0, long_fraction=0.0
+    )
+    print("generating training clips of all lengths", flush=True)
+    mixed_lengths = {"max_seconds": args.max_seconds, "long_fraction": args.long_fraction, "long_from": args.long_from}
+    sets["mixed"] = make_dataset(
+        encoder, short_tasks, args.mixed_per_task, args.seed + 100, args.workers, **mixed_lengths
+    )
+    print("generating long training clips", flush=True)
+    sets["long"] = make_dataset(encoder, long_tasks, args.long_per_task, args.seed + 200, args.workers, **long_lengths)
+    print("generating held-out items", flush=True)
+    held_out = make_dataset(
+        encoder, short_tasks, args.eval_per_task, args.seed + 1, args.workers, max_seconds=args.max_seconds
+    )
+    if args.long_per_task:
+        held_lengths = {"min_seconds": 60.0, "max_seconds": args.long_max_seconds}
+        held_out += make_dataset(
+            encoder, long_tasks, args.eval_long_per_task, args.seed + 201, args.workers, **held_lengths
+        )
+    sets["held_out"] = held_out
+    return sets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("src/headrouter/assets/proving_ground"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-from", type=Path, help="start from this model's weights where names and shapes agree")
     parser.add_argument("--short-per-task", type=int, default=1200, help="short training clips per task (2-6 s)")
     parser.add_argument("--mixed-per-task", type=int, default=400, help="training clips per task of all lengths")
     parser.add_argument("--short-share", type=float, default=0.5, help="share of training spent on short clips first")
+    parser.add_argument("--long-per-task", type=int, default=0, help="training clips per long-family task")
+    parser.add_argument("--long-share", type=float, default=0.0, help="after the short phase: share of long batches")
+    parser.add_argument("--long-min-seconds", type=float, default=30.0)
+    parser.add_argument("--long-max-seconds", type=float, default=120.0)
+    parser.add_argument("--eval-long-per-task", type=int, default=6, help="held-out long clips per task (60 s up)")
     parser.add_argument("--aux", type=float, default=1.0, help="weight of the auxiliary audio-tower losses (0: off)")
     parser.add_argument("--workers", type=int, default=2, help="processes that generate the training clips")
     parser.add_argument("--long-fraction", type=float, default=0.12)
@@ -346,6 +352,12 @@ def main() -> None:
     parser.add_argument("--eval-per-task", type=int, default=24)
     parser.add_argument("--steps", type=int, default=0, help="train this many steps (deterministic schedule)")
     parser.add_argument("--minutes", type=float, default=52.0, help="without --steps: train this long (wall clock)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="save the training state here every --eval-every steps and "
+        "resume from it when it exists (--steps runs only)",
+    )
     parser.add_argument("--token-budget", type=int, default=6144)
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -359,6 +371,10 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if args.checkpoint and not args.steps:
+        parser.error("--checkpoint needs --steps: a wall-clock schedule cannot be resumed step for step")
+    if args.long_share and not args.long_per_task:
+        parser.error("--long-share needs --long-per-task")
 
     start = time.time()
     torch.set_num_threads(1)  # data preparation is many small ops: one thread avoids spin-waiting on a busy machine
@@ -367,26 +383,14 @@ def main() -> None:
     processor = shipped_processor()
     encoder = Encoder(processor)
     check_against_processor(encoder, make_example("digit_string", 0, args.seed + 999, max_seconds=args.max_seconds))
-
-    print("generating short training clips", flush=True)
-    short = make_dataset(encoder, args.short_per_task, args.seed, args.workers, max_seconds=6.0, long_fraction=0.0)
-    print("generating training clips of all lengths", flush=True)
-    mixed = make_dataset(
-        encoder,
-        args.mixed_per_task,
-        args.seed + 100,
-        args.workers,
-        max_seconds=args.max_seconds,
-        long_fraction=args.long_fraction,
-        long_from=args.long_from,
-    )
-    print("generating held-out items", flush=True)
-    held_out = make_dataset(encoder, args.eval_per_task, args.seed + 1, args.workers, max_seconds=args.max_seconds)
+    sets = make_data(encoder, args)
     print(f"data ready after {time.time() - start:.0f} s", flush=True)
 
     torch.set_num_threads(args.threads)
     config = build_config(args)
     model = Qwen2_5OmniThinkerForConditionalGeneration._from_config(config, attn_implementation="sdpa")
+    if args.init_from:
+        init_from(model, args.init_from)
     model.model.visual.requires_grad_(False)  # audio-only: the (tiny) vision tower keeps its initial weights
     model.train()
     aux = AuxHeads(args.hidden, args.aux) if args.aux > 0 else None
@@ -401,6 +405,16 @@ def main() -> None:
         lr=args.lr,
         betas=(0.9, 0.98),
     )
+    step, running, history = 0, None, []
+    state_file = args.checkpoint / "state.pt" if args.checkpoint else None
+    if state_file and state_file.exists():
+        state = torch.load(state_file, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if aux is not None:
+            aux.load_state_dict(state["aux"])
+        step, running, history = state["step"], state["running"], state["history"]
+        print(f"resumed from {state_file} at step {step}", flush=True)
     train_start = time.time()
 
     def progress(step: int) -> float:
@@ -414,17 +428,16 @@ def main() -> None:
             return args.lr * max(done, 0.002) / warmup
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, (done - warmup) / (1 - warmup)))))
 
-    rng = random.Random(args.seed)
-    queues: dict[str, list[list[dict]]] = {"short": [], "mixed": []}
-    history = []
-    step, running, next_eval = 0, None, args.eval_every
+    rng = random.Random(f"{args.seed}-{step}")  # a resumed run draws its batches from the resume step's stream
+    queues: dict[str, list[list[dict]]] = {"short": [], "mixed": [], "long": []}
+    next_eval = (step // args.eval_every + 1) * args.eval_every
     while True:
         done = progress(step)
         if done >= 1.0:
             break
-        phase = "short" if done < args.short_share else "mixed"
+        phase = "short" if done < args.short_share else "long" if rng.random() < args.long_share else "mixed"
         if not queues[phase]:
-            queues[phase] = batches(short if phase == "short" else mixed, args.token_budget, args.max_batch, rng)
+            queues[phase] = batches(sets[phase], args.token_budget, args.max_batch, rng)
         batch = queues[phase].pop()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(done)
@@ -441,12 +454,18 @@ def main() -> None:
         finished = progress(step) >= 1.0
         if step >= next_eval or finished:
             next_eval += args.eval_every
-            accuracy = evaluate(model, held_out)
+            accuracy = evaluate(model, sets["held_out"])
             families = family_means(accuracy)
             history.append({"step": step, "minutes": round(minutes, 1), "accuracy": accuracy, "families": families})
             print(f"eval step {step}: {json.dumps(accuracy)} families {json.dumps(families)}", flush=True)
             info = {"args": {k: str(v) for k, v in vars(args).items()}, "steps": step, "history": history}
             save(model, processor, args.out, info)
+            if state_file:
+                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+                state |= {"running": running, "history": history, "aux": aux.state_dict() if aux else None}
+                state_file.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(state, state_file.with_suffix(".tmp"))
+                state_file.with_suffix(".tmp").replace(state_file)
     print(f"done: {step} steps, {(time.time() - start) / 60:.1f} min in all", flush=True)
 
 
