@@ -3,7 +3,9 @@
 One forward pass per sample, no generation. Hooks on every decoder layer's attention recompute just the
 attention rows of the query tokens (the text after the audio, and the last token) from the layer's own
 post-rotary queries and keys, reduce them at once to per-head statistics, and add those to running sums:
-memory stays flat in the number of samples, and 3 samples or 300 take the same code path.
+memory stays flat in the number of samples, and 3 samples or 300 take the same code path. Hooks on every decoder
+layer's input add the instruction-text feature (the query tokens' mean direction in the residual stream) the
+router can compare with each task type's.
 """
 
 from __future__ import annotations
@@ -108,6 +110,10 @@ class HeadStatistics:
         self._prior = torch.zeros(num_layers, num_heads, bins, dtype=torch.float64)
         self._prior_counts = torch.zeros(num_layers, bins, dtype=torch.float64)
         self._pending: dict[int, torch.Tensor] = {}
+        self._text: dict[str, torch.Tensor] = {}  # task type -> (layers, D) sum of instruction-text features
+        self._text_all: torch.Tensor | None = None  # (layers, D) sums over all samples, and of squares
+        self._text_all_sq: torch.Tensor | None = None
+        self._pending_text: dict[int, torch.Tensor] = {}
 
     def add_layer(
         self, layer: int, rows: torch.Tensor, audio_mask: torch.Tensor, query_mask: torch.Tensor, last: torch.Tensor
@@ -119,6 +125,11 @@ class HeadStatistics:
         sums, counts = stats.positional_profile(last_rows, audio_mask, self.bins)
         self._prior[layer] += sums
         self._prior_counts[layer] += counts
+
+    def add_text(self, layer: int, features: torch.Tensor) -> None:
+        """Record the current sample's instruction-text feature ``(1, D)`` at the input of ``layer``
+        (:func:`~.stats.text_features`)."""
+        self._pending_text[layer] = features[0].double()
 
     def finish_sample(self, task_type: str) -> None:
         """Close the current sample: its per-layer behaviour vectors count towards ``task_type``."""
@@ -136,6 +147,20 @@ class HeadStatistics:
         self._all += vector
         self._all_sq += vector**2
         self.counts[task_type] = self.counts.get(task_type, 0) + 1
+        if self._pending_text:
+            self._finish_text(task_type)
+
+    def _finish_text(self, task_type: str) -> None:
+        width = next(iter(self._pending_text.values())).numel()
+        text = torch.zeros(self.shape[0], width, dtype=torch.float64)
+        for layer, features in self._pending_text.items():
+            text[layer] = features
+        self._pending_text.clear()
+        if self._text_all is None:
+            self._text_all, self._text_all_sq = torch.zeros_like(text), torch.zeros_like(text)
+        self._text[task_type] = self._text.get(task_type, torch.zeros_like(text)) + text
+        self._text_all += text
+        self._text_all_sq += text**2
 
     def to_table(self, task_types: Sequence[str], coverage: float, meta: dict) -> HeadTable:
         """Weights, profiles and priors from the sums (formulas in docs/method.md)."""
@@ -146,6 +171,12 @@ class HeadStatistics:
         profiles = {t: (self._behaviour[t] / self.counts[t]).float() for t in task_types}
         prior = self._prior / self._prior_counts[:, None, :].clamp_min(1)
         prior = torch.where(self._prior_counts[:, None, :] > 0, prior, torch.ones_like(prior))
+        text = {}
+        if self._text_all is not None:
+            text_mean = self._text_all / total
+            text_std = (self._text_all_sq / total - text_mean**2).clamp_min(0).sqrt().clamp_min(1e-6)
+            text = {"text_mean": text_mean.float(), "text_std": text_std.float()}
+            text["text_profiles"] = {t: (self._text[t] / self.counts[t]).float() for t in task_types}
         return HeadTable(
             weights={t: sparse_weights(self._importance[t] / self.counts[t], coverage).float() for t in task_types},
             profiles=profiles,
@@ -155,6 +186,7 @@ class HeadStatistics:
             feature_mean=mean.float(),
             feature_std=std.float(),
             meta=meta,
+            **text,
         )
 
 
@@ -184,6 +216,8 @@ class _Profiler:
         for i in statistics.layers:
             attention = adapter.attention(adapter.layers[i])
             self.handles.append(attention.register_forward_pre_hook(self._layer_hook(i), with_kwargs=True))
+        for i, layer in enumerate(adapter.layers):  # every layer's input: any of them can be K
+            self.handles.append(layer.register_forward_pre_hook(self._text_hook(i), with_kwargs=True))
 
     def _on_entry(self, module, args, kwargs):
         input_ids = kwargs.get("input_ids", args[0] if args else None)
@@ -208,6 +242,14 @@ class _Profiler:
             scaling, window = self.adapter.attention_scaling(module), self.adapter.sliding_window(layer)
             rows = attention_rows(query, key, s["index"], s["padding"], scaling, window)
             self.statistics.add_layer(layer, rows, s["audio"], s["valid"], s["last"])
+
+        return hook
+
+    def _text_hook(self, layer: int):
+        def hook(module, args, kwargs):
+            hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+            states = self.adapter.layer_states(layer, hidden)
+            self.statistics.add_text(layer, stats.text_features(states, self.state["index"], self.state["valid"]))
 
         return hook
 

@@ -12,6 +12,7 @@ from headrouter.methods.headrouter import stats
 from headrouter.methods.headrouter.table import HeadTable
 
 AUTO = "auto"
+ROUTE_ON = (AUTO, "behaviour", "text", "both")
 
 
 @register_method
@@ -28,8 +29,14 @@ class HeadRouterMethod(ScoringMethod):
     serves as weights (and nothing is debiased). ``wrap(model, ...)`` finds a table when none is named
     (:mod:`.discovery`); a method built directly uses exactly the table it is given.
 
+    What routing compares (``route_on``): ``"behaviour"`` the head-behaviour vector (the paper's router),
+    ``"text"`` the instruction-text feature (the text tokens' mean direction in the hidden states entering layer K,
+    :func:`~.stats.text_features`), ``"both"`` the mean of the two distances; ``"auto"`` (default) is ``"both"``
+    with a table that holds text profiles and ``"behaviour"`` with an older one.
+
     Ablations, one switch each: ``debias=False``; ``task=<task type>`` (routing off); ``uniform_heads=True``
-    (head weights off). With ``uniform_heads=True, debias=False`` the choice equals ``method="fastv"``.
+    (head weights off); ``route_on=...``. With ``uniform_heads=True, debias=False`` the choice equals
+    ``method="fastv"``.
     """
 
     name = "headrouter"
@@ -41,6 +48,7 @@ class HeadRouterMethod(ScoringMethod):
     temperature: float = 0.1
     debias: bool = True
     uniform_heads: bool = False
+    route_on: str = AUTO
 
     def __post_init__(self) -> None:
         if isinstance(self.table, (str, Path)):
@@ -50,6 +58,13 @@ class HeadRouterMethod(ScoringMethod):
         known = [AUTO] + (self.table.tasks if self.table is not None else [])
         if self.task not in known and (self.table is not None or not isinstance(self.task, str)):
             raise ValueError(f"task must be one of {known} ('auto' or a task type of the table), got {self.task!r}")
+        if self.route_on not in ROUTE_ON:
+            raise ValueError(f"route_on must be one of {list(ROUTE_ON)}, got {self.route_on!r}")
+        if self.route_on in ("text", "both") and self.table is not None and not self.table.has_text:
+            raise ValueError(
+                f"route_on={self.route_on!r} needs a table with instruction-text profiles; this one has none "
+                "(calibrated before they existed): recalibrate it (headrouter calibrate) or use route_on='behaviour'"
+            )
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
 
@@ -60,6 +75,10 @@ class HeadRouterMethod(ScoringMethod):
     def bind(self, adapter, prune_layer: int) -> None:
         if self.table is None and self.task != AUTO:  # a task type named before the table is handed over
             raise ValueError(f"task={self.task!r} names a task type of a head table, and no table was given")
+        if self.table is None and self.route_on in ("text", "both"):
+            raise ValueError(
+                f"route_on={self.route_on!r} compares with a head table's profiles, and no table was given"
+            )
         if self.table is not None:
             self.table.check_shape(adapter.num_layers, adapter.num_heads)
             self.table.check_config(adapter.text_config, type(adapter.model).__name__)
@@ -87,8 +106,13 @@ class HeadRouterMethod(ScoringMethod):
             return select / select.sum(-1, keepdim=True).clamp_min(1e-12)
         layer = ctx.layer - 1
         if self.task == AUTO:
-            vector = stats.behaviour(ctx.attention, ctx.audio_mask, ctx.query_mask)
-            mixture = self.table.route(vector.cpu(), layer, self.temperature)
+            route_on = self.route_on if self.route_on != AUTO else "both" if self.table.has_text else "behaviour"
+            vector = text = None
+            if route_on in ("behaviour", "both"):
+                vector = stats.behaviour(ctx.attention, ctx.audio_mask, ctx.query_mask).cpu()
+            if route_on in ("text", "both"):
+                text = stats.text_features(ctx.hidden_states, ctx.query_index, ctx.query_mask).cpu()
+            mixture = self.table.route(vector, layer, self.temperature, text)
         else:
             mixture = torch.zeros(ctx.attention.shape[0], len(self.table.tasks))
             mixture[:, self.table.tasks.index(self.task)] = 1.0

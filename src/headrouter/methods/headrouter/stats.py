@@ -50,6 +50,17 @@ def behaviour(rows: torch.Tensor, audio_mask: torch.Tensor, query_mask: torch.Te
     return torch.cat([mass, select], dim=-1)
 
 
+def text_features(hidden_states: torch.Tensor, query_index: torch.Tensor, query_mask: torch.Tensor) -> torch.Tensor:
+    """``(B, D)``: a sample's instruction-text feature, the mean over its real query tokens (the text after the audio)
+    of their hidden states ``(B, L, D)`` each scaled to unit root-mean-square (the residual stream's scale grows with
+    depth and varies by token; its direction says what the instruction asks)."""
+    rows = torch.arange(hidden_states.shape[0], device=hidden_states.device)[:, None]
+    states = hidden_states[rows, query_index].double()  # (B, Q, D)
+    states = states / states.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(_TINY)
+    weights = query_mask[..., None].to(states.dtype)
+    return (states * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
 def relative_bins(audio_mask: torch.Tensor, bins: int) -> torch.Tensor:
     """``(B, L)`` long: the bin of each audio token's relative position ``rank / (n - 1)`` in its sample's audio.
 

@@ -60,6 +60,11 @@ class HeadTable:
     ``selectivity[t]`` ``(layers, heads)`` the statistics behind them. Shared: ``prior`` ``(layers, heads,
     bins)`` expected audio attention by relative position, and ``feature_mean`` / ``feature_std`` ``(layers,
     2 * heads)`` used to standardise behaviour vectors before routing.
+
+    Optional (tables calibrated before they existed lack them): ``text_profiles[t]`` ``(layers, hidden)`` the mean
+    instruction-text feature (:func:`~.stats.text_features`) of that task type's samples at each layer's input, and
+    ``text_mean`` / ``text_std`` ``(layers, hidden)`` to standardise it; :attr:`has_text` says whether a table has
+    them.
     """
 
     weights: dict[str, torch.Tensor]
@@ -70,6 +75,9 @@ class HeadTable:
     feature_mean: torch.Tensor
     feature_std: torch.Tensor
     meta: dict = field(default_factory=dict)
+    text_profiles: dict[str, torch.Tensor] | None = None
+    text_mean: torch.Tensor | None = None
+    text_std: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if not self.weights:
@@ -81,6 +89,13 @@ class HeadTable:
                     raise ValueError(f"{name}[{task_type!r}] has shape {tuple(tensor.shape)}, expected {shape}")
         if set(self.profiles) != set(self.weights):
             raise ValueError(f"profiles cover {sorted(self.profiles)} but weights cover {sorted(self.weights)}")
+        text = (self.text_profiles, self.text_mean, self.text_std)
+        if any(t is None for t in text) and any(t is not None for t in text):
+            raise ValueError("text_profiles, text_mean and text_std come together: give all three or none")
+        if self.text_profiles is not None and set(self.text_profiles) != set(self.weights):
+            raise ValueError(
+                f"text_profiles cover {sorted(self.text_profiles)} but weights cover {sorted(self.weights)}"
+            )
 
     def __repr__(self) -> str:
         where = f"source={self.source!r}" if self.source is not None else "in memory"
@@ -105,6 +120,11 @@ class HeadTable:
                 "table.save_pretrained(directory) and pass the directory (table=directory) instead"
             )
         return self.source
+
+    @property
+    def has_text(self) -> bool:
+        """Whether the table holds instruction-text profiles (tables calibrated since they exist)."""
+        return self.text_profiles is not None
 
     @property
     def num_layers(self) -> int:
@@ -142,18 +162,31 @@ class HeadTable:
                 "model; calibrate a table for this one (headrouter calibrate)"
             )
 
-    def route(self, behaviour: torch.Tensor, layer: int, temperature: float) -> torch.Tensor:
-        """``(B, task types)`` soft mixture of task types of behaviour vectors ``(B, 2H)`` at ``layer``.
+    def route(
+        self, behaviour: torch.Tensor | None, layer: int, temperature: float, text: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(B, task types)`` soft mixture of task types for behaviour vectors ``(B, 2H)`` at ``layer`` (K-1),
+        instruction-text features ``(B, hidden)`` at the input of layer ``layer + 1`` (K), or both.
 
         Softmax over task types of ``-d^2 / temperature``, where d^2 is the mean squared distance between the
-        standardised behaviour vector and the standardised profile of the task type: equal to a profile gives that
-        task type the largest weight, halfway between two profiles gives them equal weights.
+        standardised vector and the standardised profile of the task type (with both, the mean of the two
+        distances): equal to a profile gives that task type the largest weight, halfway between two profiles gives
+        them equal weights. ``ValueError`` for text features and a table without text profiles, or for neither.
         """
-        mean, std = self.feature_mean[layer], self.feature_std[layer]
-        z = (behaviour.float() - mean) / std
-        profiles = torch.stack([(self.profiles[t][layer] - mean) / std for t in self.tasks])  # (T, F)
-        distance = ((z[:, None, :] - profiles[None]) ** 2).mean(-1)
-        return torch.softmax(-distance / temperature, dim=-1)
+        distances = []
+        if behaviour is not None:
+            mean, std = self.feature_mean[layer], self.feature_std[layer]
+            profiles = torch.stack([self.profiles[t][layer] for t in self.tasks])
+            distances.append(_distance(behaviour, profiles, mean, std))
+        if text is not None:
+            if not self.has_text:
+                raise ValueError("this HeadTable has no instruction-text profiles: recalibrate it to route on text")
+            mean, std = self.text_mean[layer + 1], self.text_std[layer + 1]
+            profiles = torch.stack([self.text_profiles[t][layer + 1] for t in self.tasks])
+            distances.append(_distance(text, profiles, mean, std))
+        if not distances:
+            raise ValueError("route needs behaviour vectors, text features or both")
+        return torch.softmax(-torch.stack(distances).mean(0) / temperature, dim=-1)
 
     def mixed_weights(self, mixture: torch.Tensor, layer: int) -> torch.Tensor:
         """``(B, H)`` head weights at ``layer`` for mixtures of task types ``(B, task types)``."""
@@ -174,6 +207,9 @@ class HeadTable:
             ("selectivity", self.selectivity),
         ):
             tensors.update({f"{name}.{task_type}": tensor for task_type, tensor in group.items()})
+        if self.has_text:
+            tensors |= {"text_mean": self.text_mean, "text_std": self.text_std}
+            tensors |= {f"text_profiles.{task_type}": t for task_type, t in self.text_profiles.items()}
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(directory / TENSORS_FILE))
         meta = {
             **self.meta,
@@ -212,12 +248,20 @@ class HeadTable:
             name: {t: tensors[f"{name}.{t}"] for t in task_types}
             for name in ("weights", "profiles", "mass", "selectivity")
         }
+        text = {}
+        if "text_mean" in tensors:
+            missing = [f"text_profiles.{t}" for t in task_types if f"text_profiles.{t}" not in tensors]
+            if missing or "text_std" not in tensors:
+                raise ValueError(f"{directory / TENSORS_FILE} has text_mean but lacks {missing or ['text_std']}")
+            text = {"text_mean": tensors["text_mean"], "text_std": tensors["text_std"]}
+            text["text_profiles"] = {t: tensors[f"text_profiles.{t}"] for t in task_types}
         table = cls(
             **groups,
             prior=tensors["prior"],
             feature_mean=tensors["feature_mean"],
             feature_std=tensors["feature_std"],
             meta=meta,
+            **text,
         )
         table.meta["source"] = str(directory)
         return table
@@ -263,3 +307,9 @@ class HeadTable:
             ax.set_xlabel("head")
             figure.colorbar(image, ax=ax, shrink=0.8)
         return figure
+
+
+def _distance(vectors: torch.Tensor, profiles: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """``(B, T)`` mean squared distance between standardised vectors ``(B, F)`` and profiles ``(T, F)``."""
+    z = (vectors.float() - mean) / std
+    return ((z[:, None, :] - ((profiles - mean) / std)[None]) ** 2).mean(-1)
