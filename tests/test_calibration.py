@@ -206,6 +206,31 @@ def test_cli_calibrate_and_inspect(models, processor, tmp_path, capsys):
     assert (tmp_path / "heads.png").stat().st_size > 1000
 
 
+def test_cli_calibrates_on_several_files_together(models, processor, tmp_path, capsys):
+    checkpoint = tmp_path / "ckpt"
+    models["sdpa"].save_pretrained(checkpoint)
+    processor.save_pretrained(checkpoint)
+    files = []
+    for folder, audio, task in (("a", tiny.tone(1.0), "acoustic"), ("b", chirp(1.2), "semantic")):
+        (tmp_path / folder).mkdir()
+        soundfile.write(tmp_path / folder / "clip.wav", audio, RATE)  # the same relative path in both folders
+        (tmp_path / folder / "calib.jsonl").write_text(
+            json.dumps({"audio": "clip.wav", "prompt": "What?", "task": task})
+        )
+        files.append(str(tmp_path / folder / "calib.jsonl"))
+    argv = ["calibrate", "--model", str(checkpoint), "--data", *files, "--out", str(tmp_path / "table")]
+    assert cli.main(argv) == 0
+    assert "calibrated on semantic: 1, acoustic: 1 (0 failed)" in capsys.readouterr().out
+    together = headrouter.HeadTable.from_pretrained(tmp_path / "table")
+    samples = [
+        CalibrationSample(tiny.tone(1.0), "What?", "acoustic", RATE),
+        CalibrationSample(chirp(1.2), "What?", "semantic", RATE),
+    ]
+    alone = headrouter.calibrate(models["sdpa"], processor, samples, progress=False)
+    for task_type in ("semantic", "acoustic"):
+        assert torch.allclose(together.profiles[task_type], alone.profiles[task_type], atol=1e-5)
+
+
 def test_plot_has_a_panel_per_task_and_their_difference(models, processor):
     table = headrouter.calibrate(models["sdpa"], processor, mixed_samples(), progress=False)
     figure = table.plot()

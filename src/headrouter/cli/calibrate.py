@@ -34,7 +34,10 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--data",
-        help='JSON lines: {"audio": PATH, "prompt": TEXT, "task": TYPE} per sample, or evaluation items',
+        nargs="+",
+        metavar="FILE",
+        help='JSON lines: {"audio": PATH, "prompt": TEXT, "task": TYPE} per sample, or evaluation items; several '
+        "files are calibrated on together",
     )
     source.add_argument(
         "--builtin",
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             tasks = builtin_tasks(args.tasks)
             samples = builtin_samples(Path(scratch), tasks, builtin["samples_per_task_type"], builtin["seed"])
         else:
-            samples = load_samples(args.data)
+            samples = [sample for path in args.data for sample in load_samples(path)]
         check_tasks(samples, args.tasks)
         model = load_model(args.model, dtype=args.dtype)
         processor = load_processor(args.model)
