@@ -36,6 +36,7 @@ def test_demo_answers_every_clip_unpruned_and_pruned(checkpoint, capsys):
         assert f"\n{setting} " in out  # and one in the summary
     assert "25 -> 13" in out and "50 -> 15" in out  # audio tokens kept: ceil(0.5 * 25), ceil(0.3 * 50)
     assert "% of unpruned" in out and "mean prefill ms" in out
+    assert "headrouter show" not in out  # the picture's command names shipped clips only
 
 
 def test_demo_settings_and_limit(checkpoint, capsys):

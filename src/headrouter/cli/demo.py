@@ -88,6 +88,13 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(format_summary(results["overall"]))
     print(f"\n{clips.run_seconds:.1f} s for {len(results['predictions'])} answers")
+    if clips.items and args.data is None and args.model is None:
+        longest = max(clips.items, key=lambda item: item.extra.get("seconds", 0.0))
+        print(
+            f"\nThe audio tokens each method kept of {longest.id}, along its spectrogram (pip install "
+            f"'headrouter[plot]'):\n  headrouter show {longest.id} --methods {','.join(args.methods)} "
+            f"--keep {min(args.keep):g} --out kept.png"
+        )
     return 0
 
 
