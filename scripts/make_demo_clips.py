@@ -1,10 +1,11 @@
-"""Pick the shipped demo clips: one short clip per task that the trained model answers correctly, unpruned.
+"""Pick the shipped demo clips: one short clip per task and one long clip (30-40 s, 750-1,000 audio tokens, where
+pruning saves time) per long task, each one the trained model answers correctly, unpruned.
 
     python scripts/make_demo_clips.py --model src/headrouter/assets/proving_ground --out src/headrouter/assets/demo
 
 Clips come from ``headrouter.evaluation.tasks`` with their own seed (not the training seed); for each task the first
 candidate the model answers exactly right (greedy) is written as ``clips/<id>.wav`` with its item in
-``items.jsonl``.
+``items.jsonl``, the long clips first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
 from headrouter.evaluation.tasks import synth
 from headrouter.evaluation.tasks.generator import TASKS, make_example
 from headrouter.evaluation.tasks.items import format_prompt, score, write_items
+from headrouter.evaluation.tasks.long import LONG_TASKS, make_long_example
 
 sys.path.insert(0, str(Path(__file__).parent))
 from eval_proving_ground import answer  # noqa: E402
@@ -30,6 +32,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("src/headrouter/assets/demo"))
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--max-seconds", type=float, default=3.0)
+    parser.add_argument("--long-seconds", default="30,40", help="long clips' length range in seconds")
     parser.add_argument("--tries", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -37,10 +40,16 @@ def main() -> None:
     (args.out / "clips").mkdir(parents=True, exist_ok=True)
     for old in (args.out / "clips").glob("*.wav"):
         old.unlink()
+    low, high = (float(v) for v in args.long_seconds.split(","))
+    candidates = {task: lambda t, i: make_long_example(t, i, args.seed, low, high) for task in LONG_TASKS}
+    candidates |= {
+        task: lambda t, i: make_example(t, i, args.seed, max_seconds=args.max_seconds, long_fraction=0.0)
+        for task in TASKS
+    }
     chosen = []
-    for task in TASKS:
+    for task, make in candidates.items():
         for i in range(args.tries):
-            example = make_example(task, i, args.seed, max_seconds=args.max_seconds, long_fraction=0.0)
+            example = make(task, i)
             said = answer(model, processor, example.audio, format_prompt(example.item))
             right = score(example.item, said) == (0.0 if example.item.metric == "wer" else 1.0)
             print(
