@@ -17,7 +17,9 @@ Each grid runs in ``--workers`` processes of one thread over interleaved shards 
 matrix products use two cores better as two processes than as two threads), each with its own resume journal;
 the journals are then merged and ``headrouter eval`` on all items reads every answer back and writes the report.
 A stopped run continues where it stopped. The unpruned answers are computed once, in ``main``, and handed to the
-ablations' journals.
+ablations' journals. ``OUT/summary.md`` (and ``summary.json``) collects the tables the README quotes: unpruned
+scores, percent of unpruned per task family with intervals, HeadRouter's paired lead over each baseline, routing
+accuracy and the oracle gap, and the ablations.
 """
 
 from __future__ import annotations
@@ -28,12 +30,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from headrouter.evaluation.bootstrap import mean_replicates, percentile_interval, resample_indices
+from headrouter.methods.base import split_specs
+
 MAIN = "random,frame,fastv,dart,segment,headrouter,headrouter[oracle]"
 ABLATIONS = (
     "headrouter[route_on=behaviour],headrouter[route_on=text],headrouter[smooth=0.25],headrouter[debias=False],"
     "headrouter[uniform_heads=True],segment[inner=headrouter]"
 )
 GRIDS = {"main": (MAIN, "0.7,0.5,0.3,0.1"), "ablations": (ABLATIONS, "0.3,0.1")}
+BASELINES = ("random", "frame", "fastv", "dart", "segment")
+FAMILIES = ("acoustic", "semantic")
+ROUTERS = ("headrouter", "headrouter[route_on=behaviour]", "headrouter[route_on=text]", "headrouter[oracle]")
 
 
 def eval_command(args: argparse.Namespace, data: Path, out: Path, methods: str, keep: str, threads: int) -> list[str]:
@@ -92,6 +102,79 @@ def run_grid(args: argparse.Namespace, name: str) -> None:
     subprocess.run(eval_command(args, args.data, out, methods, keep, args.workers), check=True)
 
 
+def _family_rows(results: dict) -> dict[tuple, dict]:
+    return {(r["task_type"], r["method"], r["keep_ratio"]): r for r in results["families"]}
+
+
+def _interval(values: list[float] | None, scale: float = 1.0, sign: str = "") -> str:
+    return "" if values is None else f" [{scale * values[0]:{sign}.1f}, {scale * values[1]:{sign}.1f}]"
+
+
+def _cell(row: dict | None) -> str:
+    if row is None or row["percent_of_unpruned"] is None:
+        return "-"
+    return f"{row['percent_of_unpruned']:.1f}{_interval(row['percent_of_unpruned_ci'])}"
+
+
+def paired_lead(predictions: list[dict], family: str, a: str, b: str, keep: float) -> tuple[float, list[float] | None]:
+    """Family score of method ``a`` minus ``b`` at ``keep`` in points (mean over tasks of the mean item score), with
+    its 95% bootstrap interval: items resampled within each task, the same resample for both methods (paired)."""
+    by_task: dict[str, dict[str, dict[str, float]]] = {}
+    for p in predictions:
+        if p["task_type"] == family and p["keep_ratio"] == keep and p["method"] in (a, b):
+            by_task.setdefault(p["task"], {}).setdefault(p["id"], {})[p["method"]] = p["score"]
+    point, replicates = [], []
+    for task, items in sorted(by_task.items()):
+        ids = sorted(i for i, m in items.items() if len(m) == 2)
+        diff = [items[i][a] - items[i][b] for i in ids]
+        point.append(float(np.mean(diff)))
+        replicates.append(mean_replicates(diff, resample_indices(len(ids), task)))
+    interval = percentile_interval(np.mean(replicates, axis=0))
+    return 100 * float(np.mean(point)), None if interval is None else [100 * v for v in interval]
+
+
+def summarize(out: Path) -> str:
+    """The README's tables from the two grids' results, as markdown (also written to ``out/summary.md``)."""
+    main_results = json.loads((out / "main" / "results.json").read_text())
+    ablations = json.loads((out / "ablations" / "results.json").read_text())
+    rows = _family_rows(main_results) | _family_rows(ablations)
+    predictions = [json.loads(line) for line in (out / "main" / "predictions.jsonl").read_text().splitlines()]
+    keeps = (0.7, 0.5, 0.3, 0.1)
+    lines = ["## Unpruned", "", "| family | items | score [95% interval] |", "|---|---|---|"]
+    for family in FAMILIES:
+        r = rows[(family, "none", None)]
+        lines.append(f"| {family} | {r['items']} | {100 * r['score']:.1f}{_interval(r['score_ci'], 100)} |")
+    for family in FAMILIES:
+        lines += ["", f"## Percent of unpruned, {family} [95% interval]", ""]
+        lines += ["| method | " + " | ".join(f"keep {k}" for k in keeps) + " |", "|---" * (len(keeps) + 1) + "|"]
+        for method in (*BASELINES, "headrouter", "headrouter[oracle]"):
+            lines.append(f"| {method} | " + " | ".join(_cell(rows.get((family, method, k))) for k in keeps) + " |")
+    lines += ["", "## HeadRouter minus each baseline (points of the family score, paired 95% interval)", ""]
+    lines += ["| family | baseline | " + " | ".join(f"keep {k}" for k in keeps[1:]) + " |", "|---" * 5 + "|"]
+    for family in FAMILIES:
+        for baseline in BASELINES:
+            cells = []
+            for k in keeps[1:]:
+                lead, interval = paired_lead(predictions, family, "headrouter", baseline, k)
+                cells.append(f"{lead:+.1f}{_interval(interval, sign='+')}")
+            lines.append(f"| {family} | {baseline} | " + " | ".join(cells) + " |")
+    lines += ["", "## Routing: percent of items routed to their own task type (keep 0.3)", ""]
+    lines += ["| router | " + " | ".join(FAMILIES) + " | overall |", "|---" * 4 + "|"]
+    overall = {(r["method"], r["keep_ratio"]): r for r in main_results["overall"] + ablations["overall"]}
+    for method in ROUTERS:
+        cells = [rows.get((f, method, 0.3), {}).get("routed_to_own_type") for f in FAMILIES]
+        cells.append(overall.get((method, 0.3), {}).get("routed_to_own_type"))
+        lines.append(f"| {method} | " + " | ".join("-" if c is None else f"{100 * c:.1f}" for c in cells) + " |")
+    lines += ["", "## Ablations: percent of unpruned [95% interval]", ""]
+    lines += ["| method | " + " | ".join(f"{f} {k}" for f in FAMILIES for k in (0.3, 0.1)) + " |", "|---" * 5 + "|"]
+    for method in ("headrouter", *split_specs(ABLATIONS)):
+        cells = [_cell(rows.get((f, method, k))) for f in FAMILIES for k in (0.3, 0.1)]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("src/headrouter/assets/proving_ground"))
@@ -105,6 +188,8 @@ def main() -> None:
         sys.exit(f"{args.data} not found: make it with the headrouter tasks command in this script's docstring")
     for name in args.grids.split(","):
         run_grid(args, name)
+    if all((args.out / grid / "results.json").is_file() for grid in GRIDS):
+        print(summarize(args.out))
 
 
 if __name__ == "__main__":
