@@ -110,6 +110,10 @@ def _interval(values: list[float] | None, scale: float = 1.0, sign: str = "") ->
     return "" if values is None else f" [{scale * values[0]:{sign}.1f}, {scale * values[1]:{sign}.1f}]"
 
 
+def _score(row: dict | None) -> str:
+    return "-" if row is None else f"{100 * row['score']:.1f}{_interval(row['score_ci'], 100)}"
+
+
 def _cell(row: dict | None) -> str:
     if row is None or row["percent_of_unpruned"] is None:
         return "-"
@@ -145,10 +149,11 @@ def summarize(out: Path) -> str:
         r = rows[(family, "none", None)]
         lines.append(f"| {family} | {r['items']} | {100 * r['score']:.1f}{_interval(r['score_ci'], 100)} |")
     for family in FAMILIES:
-        lines += ["", f"## Percent of unpruned, {family} [95% interval]", ""]
-        lines += ["| method | " + " | ".join(f"keep {k}" for k in keeps) + " |", "|---" * (len(keeps) + 1) + "|"]
-        for method in (*BASELINES, "headrouter", "headrouter[oracle]"):
-            lines.append(f"| {method} | " + " | ".join(_cell(rows.get((family, method, k))) for k in keeps) + " |")
+        for title, cell in (("Score x 100", _score), ("Percent of unpruned", _cell)):
+            lines += ["", f"## {title}, {family} [95% interval]", ""]
+            lines += ["| method | " + " | ".join(f"keep {k}" for k in keeps) + " |", "|---" * (len(keeps) + 1) + "|"]
+            for method in (*BASELINES, "headrouter", "headrouter[oracle]"):
+                lines.append(f"| {method} | " + " | ".join(cell(rows.get((family, method, k))) for k in keeps) + " |")
     lines += ["", "## HeadRouter minus each baseline (points of the family score, paired 95% interval)", ""]
     lines += ["| family | baseline | " + " | ".join(f"keep {k}" for k in keeps[1:]) + " |", "|---" * 5 + "|"]
     for family in FAMILIES:
