@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import headrouter
+from headrouter import cli
 from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni.loading import load_model, load_processor
 from headrouter.evaluation.tasks import format_prompt, read_items, score
@@ -47,6 +48,12 @@ def test_demo_clips_cover_both_families():
     items = read_items(DEMO / "items.jsonl")
     assert {i.task_type for i in items} == {"semantic", "acoustic"}
     assert all(Path(i.audio).is_file() for i in items)
+
+
+def test_demo_names_the_picture_of_its_longest_clip(capsys):
+    assert cli.main(["demo", "--limit", "1", "--methods", "fastv", "--keep", "0.3", "--max-new-tokens", "8"]) == 0
+    first = read_items(DEMO / "items.jsonl")[0]
+    assert f"headrouter show {first.id} --methods fastv --keep 0.3 --out kept.png" in capsys.readouterr().out
 
 
 def test_answers_demo_clips_unpruned(shipped):
