@@ -163,6 +163,7 @@ def test_a_table_held_in_memory_is_refused_by_configs_and_a_saved_one_is_named_b
         "temperature": 0.1,
         "debias": True,
         "uniform_heads": False,
+        "route_on": "auto",
     }
     again = headrouter.PruningConfig.from_dict(json.loads(json.dumps(data)))
     assert again.to_dict() == data
