@@ -151,7 +151,7 @@ def test_a_table_held_in_memory_is_refused_by_configs_and_a_saved_one_is_named_b
     assert str(raised.value) == f"method 'segment', setting 'inner': {refusal}"
     assert repr(method) == (
         "HeadRouterMethod(table=HeadTable(in memory, tasks=['semantic', 'acoustic'], layers=4, heads=4), "
-        "task='acoustic', temperature=0.1, debias=True, uniform_heads=False, route_on='auto')"
+        "task='acoustic', temperature=0.1, debias=True, uniform_heads=False, route_on='behaviour')"
     )
 
     table.save_pretrained(tmp_path)
@@ -163,7 +163,7 @@ def test_a_table_held_in_memory_is_refused_by_configs_and_a_saved_one_is_named_b
         "temperature": 0.1,
         "debias": True,
         "uniform_heads": False,
-        "route_on": "auto",
+        "route_on": "behaviour",
     }
     again = headrouter.PruningConfig.from_dict(json.loads(json.dumps(data)))
     assert again.to_dict() == data

@@ -78,7 +78,7 @@ def test_configs_and_reprs_come_from_the_settings():
             "temperature": 0.1,
             "debias": True,
             "uniform_heads": False,
-            "route_on": "auto",
+            "route_on": "behaviour",
         },
         "random": {"name": "random", "seed": 0},
         "segment": {"name": "segment", "segments": 10, "inner": {"name": "fastv"}},

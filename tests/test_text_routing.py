@@ -75,10 +75,11 @@ def test_routing_on_text_needs_a_table_that_has_it():
         two_task_table().route(None, 1, 0.1, torch.zeros(1, 3))
 
 
-def test_auto_routes_an_old_table_on_behaviour(models, batch):
-    model, table = models["sdpa"], two_task_table()
-    auto = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table)
-    assert auto == kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, route_on="behaviour")
+def test_routing_defaults_to_behaviour_even_with_text_profiles(models, batch):
+    model, table = models["sdpa"], text_table(width=models["sdpa"].config.text_config.hidden_size)
+    default = kept(model, batch, keep_ratio=0.3, method="headrouter", table=table)
+    assert default == kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, route_on="behaviour")
+    assert default != kept(model, batch, keep_ratio=0.3, method="headrouter", table=table, route_on="text")
 
 
 @pytest.fixture(scope="module")
