@@ -166,15 +166,13 @@ class HeadStatistics:
         """Weights, profiles and priors from the sums (formulas in docs/method.md)."""
         total = sum(self.counts.values())
         heads = self.shape[1]
-        mean = self._all / total
-        std = (self._all_sq / total - mean**2).clamp_min(0).sqrt().clamp_min(1e-6)
+        mean, std = _mean_std(self._all, self._all_sq, total)
         profiles = {t: (self._behaviour[t] / self.counts[t]).float() for t in task_types}
         prior = self._prior / self._prior_counts[:, None, :].clamp_min(1)
         prior = torch.where(self._prior_counts[:, None, :] > 0, prior, torch.ones_like(prior))
         text = {}
         if self._text_all is not None:
-            text_mean = self._text_all / total
-            text_std = (self._text_all_sq / total - text_mean**2).clamp_min(0).sqrt().clamp_min(1e-6)
+            text_mean, text_std = _mean_std(self._text_all, self._text_all_sq, total)
             text = {"text_mean": text_mean.float(), "text_std": text_std.float()}
             text["text_profiles"] = {t: (self._text[t] / self.counts[t]).float() for t in task_types}
         return HeadTable(
@@ -188,6 +186,12 @@ class HeadStatistics:
             meta=meta,
             **text,
         )
+
+
+def _mean_std(sums: torch.Tensor, squares: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation (floored at 1e-6, so standardising never divides by 0) from running sums."""
+    mean = sums / count
+    return mean, (squares / count - mean**2).clamp_min(0).sqrt().clamp_min(1e-6)
 
 
 def sparse_weights(importance: torch.Tensor, coverage: float) -> torch.Tensor:
