@@ -49,7 +49,7 @@ MAX_AUDIO_SECONDS = 120  # the shipped processor pads to (and accepts up to) 2 m
 
 def build_config(args: argparse.Namespace) -> Qwen2_5OmniThinkerConfig:
     """The thinker config: Qwen2.5-Omni's architecture at small widths."""
-    head_dim = args.hidden // args.heads
+    head_dim = args.head_dim or args.hidden // args.heads
     half = head_dim // 2
     sections = [half - 2 * (half * 3 // 8), half * 3 // 8, half * 3 // 8]
     config = Qwen2_5OmniThinkerConfig(
@@ -78,6 +78,7 @@ def build_config(args: argparse.Namespace) -> Qwen2_5OmniThinkerConfig:
             num_hidden_layers=args.layers,
             num_attention_heads=args.heads,
             num_key_value_heads=args.kv_heads,
+            head_dim=head_dim,
             max_position_embeddings=32768,
             pad_token_id=tiny.PAD_TOKEN,
             initializer_range=0.02,
@@ -300,6 +301,62 @@ def init_from(model, directory: Path) -> None:
     print(f"initialised {len(taken)} of {len(mine)} tensors from {directory}: {sorted(taken)[:3]} ...", flush=True)
 
 
+def grow_from(model, directory: Path) -> None:
+    """Start from a smaller trained model so that the bigger one computes exactly what it computed: every tensor
+    outside the decoder layers is taken; the old layers become the first layers, their heads the first heads
+    (same head dimension, same query heads per KV head, so each old head keeps its KV head and rotary pairs);
+    the new heads' columns of ``o_proj`` and the new layers' ``o_proj`` and ``down_proj`` are zero, so they add
+    nothing until training moves them. A second stage then starts from a decoder that already reads words."""
+    small = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(directory)
+    old, new = small.config.text_config, model.config.text_config
+    old_dim = getattr(old, "head_dim", None) or old.hidden_size // old.num_attention_heads
+    new_dim = getattr(new, "head_dim", None) or new.hidden_size // new.num_attention_heads
+    old_group = old.num_attention_heads // old.num_key_value_heads
+    new_group = new.num_attention_heads // new.num_key_value_heads
+    if (old.hidden_size, old_dim, old_group) != (new.hidden_size, new_dim, new_group):
+        raise SystemExit(
+            f"--grow-from needs the same hidden size, head dimension and query heads per KV head: {directory} has "
+            f"{(old.hidden_size, old_dim, old_group)}, the new model {(new.hidden_size, new_dim, new_group)}"
+        )
+    if old.num_attention_heads > new.num_attention_heads or old.num_hidden_layers > new.num_hidden_layers:
+        raise SystemExit(f"--grow-from: {directory} has more heads or layers than the new model")
+    new_layers, old_layers = model.model.language_model.layers, small.model.language_model.layers
+    model.load_state_dict(
+        {k: v for k, v in small.state_dict().items() if ".language_model.layers." not in k}, strict=False
+    )
+    with torch.no_grad():
+        for index, layer in enumerate(new_layers):
+            mine = layer.state_dict()
+            theirs = old_layers[index].state_dict() if index < len(old_layers) else {}
+            for name, tensor in mine.items():
+                if not theirs:
+                    if name in ("self_attn.o_proj.weight", "mlp.down_proj.weight"):
+                        tensor.zero_()
+                elif name == "self_attn.o_proj.weight":
+                    tensor.zero_()
+                    tensor[:, : theirs[name].shape[1]] = theirs[name]
+                else:  # q/k/v: the old heads are the first rows; norms and MLP: the whole tensor
+                    tensor[: theirs[name].shape[0]] = theirs[name]
+    print(
+        f"grown from {directory}: {old.num_hidden_layers} x {old.num_attention_heads} heads -> "
+        f"{new.num_hidden_layers} x {new.num_attention_heads}",
+        flush=True,
+    )
+    check_same_function(small, model)
+
+
+@torch.no_grad()
+def check_same_function(small, big) -> None:
+    """The grown model's logits must equal the small model's on a random prompt with audio."""
+    count = int(whisper_audio_tokens(torch.tensor(300)))
+    ids = torch.tensor([[tiny.IM_START, tiny.AUDIO_BOS] + [tiny.AUDIO_TOKEN] * count + [tiny.AUDIO_EOS] + [40] * 6])
+    features = torch.randn(1, 128, 300, generator=torch.Generator().manual_seed(0))
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "input_features": features}
+    inputs["feature_attention_mask"] = torch.ones(1, 300, dtype=torch.long)
+    diff = (small(**inputs).logits - big(**inputs).logits).abs().max().item()
+    assert diff < 1e-4, f"the grown model computes something else (logits differ by {diff})"
+
+
 def make_data(encoder: Encoder, args: argparse.Namespace) -> dict[str, list[dict]]:
     """The training sets (``short``: 2-6 s, ``mixed``: the short tasks at all lengths, ``long``: the long family)
     and the held-out check set; every set has its own seed."""
@@ -331,11 +388,40 @@ def make_data(encoder: Encoder, args: argparse.Namespace) -> dict[str, list[dict
     return sets
 
 
+DATA_OPTIONS = (
+    "seed", "short_per_task", "short_share", "mixed_per_task", "long_per_task", "long_min_seconds",
+    "long_max_seconds", "eval_per_task", "eval_long_per_task", "long_fraction", "long_from", "max_seconds",
+)  # fmt: skip
+
+
+def cached_data(encoder: Encoder, args: argparse.Namespace) -> dict[str, list[dict]]:
+    """``make_data``, or the sets saved in ``--data-cache`` by an earlier run with the same data options (a resumed
+    or repeated run then skips the ~12 minutes of clip generation)."""
+    options = {name: getattr(args, name) for name in DATA_OPTIONS}
+    if args.data_cache and args.data_cache.exists():
+        cached = torch.load(args.data_cache, weights_only=False)
+        if cached["options"] != options:
+            differ = sorted(k for k in options if cached["options"].get(k) != options[k])
+            raise SystemExit(f"--data-cache {args.data_cache} was made with other data options: {differ}")
+        print(f"training sets from {args.data_cache}", flush=True)
+        return cached["sets"]
+    sets = make_data(encoder, args)
+    if args.data_cache:
+        args.data_cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"options": options, "sets": sets}, args.data_cache.with_suffix(".tmp"))
+        args.data_cache.with_suffix(".tmp").replace(args.data_cache)
+    return sets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("src/headrouter/assets/proving_ground"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init-from", type=Path, help="start from this model's weights where names and shapes agree")
+    parser.add_argument("--grow-from", type=Path, help="start from a smaller model, computing what it computes")
+    parser.add_argument(
+        "--data-cache", type=Path, help="keep the encoded training sets in this file and reuse them when it exists"
+    )
     parser.add_argument("--short-per-task", type=int, default=1200, help="short training clips per task (2-6 s)")
     parser.add_argument("--mixed-per-task", type=int, default=400, help="training clips per task of all lengths")
     parser.add_argument("--short-share", type=float, default=0.5, help="share of training spent on short clips first")
@@ -365,6 +451,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--kv-heads", type=int, default=2)
+    parser.add_argument("--head-dim", type=int, default=0, help="0: hidden / heads")
     parser.add_argument("--audio-width", type=int, default=96)
     parser.add_argument("--audio-layers", type=int, default=2)
     parser.add_argument("--audio-heads", type=int, default=4)
@@ -375,6 +462,8 @@ def main() -> None:
         parser.error("--checkpoint needs --steps: a wall-clock schedule cannot be resumed step for step")
     if args.long_share and not args.long_per_task:
         parser.error("--long-share needs --long-per-task")
+    if args.init_from and args.grow_from:
+        parser.error("--init-from and --grow-from exclude each other")
 
     start = time.time()
     torch.set_num_threads(1)  # data preparation is many small ops: one thread avoids spin-waiting on a busy machine
@@ -383,7 +472,7 @@ def main() -> None:
     processor = shipped_processor()
     encoder = Encoder(processor)
     check_against_processor(encoder, make_example("digit_string", 0, args.seed + 999, max_seconds=args.max_seconds))
-    sets = make_data(encoder, args)
+    sets = cached_data(encoder, args)
     print(f"data ready after {time.time() - start:.0f} s", flush=True)
 
     torch.set_num_threads(args.threads)
@@ -391,6 +480,8 @@ def main() -> None:
     model = Qwen2_5OmniThinkerForConditionalGeneration._from_config(config, attn_implementation="sdpa")
     if args.init_from:
         init_from(model, args.init_from)
+    if args.grow_from:
+        grow_from(model, args.grow_from)
     model.model.visual.requires_grad_(False)  # audio-only: the (tiny) vision tower keeps its initial weights
     model.train()
     aux = AuxHeads(args.hidden, args.aux) if args.aux > 0 else None
