@@ -7,11 +7,12 @@ with bootstrap intervals, oracle routing, and the ablations of issue 14; the pro
 Two grids, each one ``headrouter eval`` (greedy answers, the items' own scoring, results.md/json with 95% bootstrap
 intervals over items):
 
-- ``main``: random, frame, fastv, dart, segment, headrouter (routed on the head-behaviour vector and the instruction
-  text) and headrouter[oracle] (each item's own task type: no routing error) at keep 0.7, 0.5, 0.3, 0.1;
-- ``ablations``: at keep 0.3, headrouter routed on the head-behaviour vector alone (the paper's router, "before"),
-  on the text alone, with spectral score smoothing, with uniform head weights, and segment-wise selection with
-  headrouter inside (one keep ratio: the grid fits a 3-hour session on 2 cores after ``main``'s 40 minutes).
+- ``main``: random, frame, fastv, dart, segment, headrouter (routed on the head-behaviour vector, the paper's router)
+  and headrouter[oracle] (each item's own task type: no routing error) at keep 0.7, 0.5, 0.3, 0.1;
+- ``ablations``: at keep 0.3, headrouter routed on the instruction text (to the nearest calibration instruction, and
+  to each task type's mean instruction), on both, with spectral score smoothing, with uniform head weights, and
+  segment-wise selection with headrouter inside (one keep ratio: the grid fits a 3-hour session on 2 cores after
+  ``main``'s 40 minutes).
 
 Each grid runs in ``--workers`` processes of one thread over interleaved shards of the items (a tiny model's small
 matrix products use two cores better as two processes than as two threads), each with its own resume journal;
@@ -37,13 +38,19 @@ from headrouter.methods.base import split_specs
 
 MAIN = "random,frame,fastv,dart,segment,headrouter,headrouter[oracle]"
 ABLATIONS = (
-    "headrouter[route_on=behaviour],headrouter[route_on=text],headrouter[smooth=0.25],headrouter[uniform_heads=True],"
-    "segment[inner=headrouter]"
+    "headrouter[route_on=text],headrouter[route_on=text,text_match=mean],headrouter[route_on=both],"
+    "headrouter[smooth=0.25],headrouter[uniform_heads=True],segment[inner=headrouter]"
 )
 GRIDS = {"main": (MAIN, "0.7,0.5,0.3,0.1"), "ablations": (ABLATIONS, "0.3")}
 BASELINES = ("random", "frame", "fastv", "dart", "segment")
 FAMILIES = ("acoustic", "semantic")
-ROUTERS = ("headrouter", "headrouter[route_on=behaviour]", "headrouter[route_on=text]", "headrouter[oracle]")
+ROUTERS = (
+    "headrouter",
+    "headrouter[route_on=text]",
+    "headrouter[route_on=text,text_match=mean]",
+    "headrouter[route_on=both]",
+    "headrouter[oracle]",
+)
 
 
 def eval_command(args: argparse.Namespace, data: Path, out: Path, methods: str, keep: str, threads: int) -> list[str]:

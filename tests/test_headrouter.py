@@ -151,7 +151,8 @@ def test_a_table_held_in_memory_is_refused_by_configs_and_a_saved_one_is_named_b
     assert str(raised.value) == f"method 'segment', setting 'inner': {refusal}"
     assert repr(method) == (
         "HeadRouterMethod(table=HeadTable(in memory, tasks=['semantic', 'acoustic'], layers=4, heads=4), "
-        "task='acoustic', temperature=0.1, debias=True, uniform_heads=False, route_on='behaviour')"
+        "task='acoustic', temperature=0.1, debias=True, uniform_heads=False, route_on='behaviour', "
+        "text_match='nearest')"
     )
 
     table.save_pretrained(tmp_path)

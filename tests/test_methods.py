@@ -79,6 +79,7 @@ def test_configs_and_reprs_come_from_the_settings():
             "debias": True,
             "uniform_heads": False,
             "route_on": "behaviour",
+            "text_match": "nearest",
         },
         "random": {"name": "random", "seed": 0},
         "segment": {"name": "segment", "segments": 10, "inner": {"name": "fastv"}},

@@ -114,6 +114,7 @@ class HeadStatistics:
         self._text_all: torch.Tensor | None = None  # (layers, D) sums over all samples, and of squares
         self._text_all_sq: torch.Tensor | None = None
         self._pending_text: dict[int, torch.Tensor] = {}
+        self._text_examples: list[tuple[str, torch.Tensor]] = []  # (task type, (layers, D)) per sample
 
     def add_layer(
         self, layer: int, rows: torch.Tensor, audio_mask: torch.Tensor, query_mask: torch.Tensor, last: torch.Tensor
@@ -161,6 +162,7 @@ class HeadStatistics:
         self._text[task_type] = self._text.get(task_type, torch.zeros_like(text)) + text
         self._text_all += text
         self._text_all_sq += text**2
+        self._text_examples.append((task_type, text.half()))
 
     def to_table(self, task_types: Sequence[str], coverage: float, meta: dict) -> HeadTable:
         """Weights, profiles and priors from the sums (formulas in docs/method.md)."""
@@ -175,6 +177,8 @@ class HeadStatistics:
             text_mean, text_std = _mean_std(self._text_all, self._text_all_sq, total)
             text = {"text_mean": text_mean.float(), "text_std": text_std.float()}
             text["text_profiles"] = {t: (self._text[t] / self.counts[t]).float() for t in task_types}
+            text["text_examples"] = torch.stack([features for _, features in self._text_examples])
+            text["text_example_types"] = torch.tensor([list(task_types).index(t) for t, _ in self._text_examples])
         return HeadTable(
             weights={t: sparse_weights(self._importance[t] / self.counts[t], coverage).float() for t in task_types},
             profiles=profiles,

@@ -13,6 +13,7 @@ from headrouter.methods.headrouter.table import HeadTable
 
 AUTO = "auto"
 ROUTE_ON = ("behaviour", "text", "both")
+TEXT_MATCH = ("nearest", "mean")
 
 
 @register_method
@@ -32,7 +33,9 @@ class HeadRouterMethod(ScoringMethod):
     What routing compares (``route_on``): ``"behaviour"`` (default) the head-behaviour vector (the paper's
     router), ``"text"`` the instruction-text feature (the text tokens' mean direction in the hidden states entering
     layer K, :func:`~.stats.text_features`; needs a table with text profiles), ``"both"`` the mean of the two
-    distances. On the long proving ground behaviour routes best (85% of items to their own task type, text 75%).
+    distances. ``text_match``: ``"nearest"`` (default) compares the text with every calibration sample's own
+    feature, a task type's distance being that of its nearest sample (needs a table calibrated with per-sample
+    features); ``"mean"`` with the mean feature of each task type.
 
     Ablations, one switch each: ``debias=False``; ``task=<task type>`` (routing off); ``uniform_heads=True``
     (head weights off); ``route_on=...``. With ``uniform_heads=True, debias=False`` the choice equals
@@ -49,6 +52,7 @@ class HeadRouterMethod(ScoringMethod):
     debias: bool = True
     uniform_heads: bool = False
     route_on: str = "behaviour"
+    text_match: str = "nearest"
 
     def __post_init__(self) -> None:
         if isinstance(self.table, (str, Path)):
@@ -64,6 +68,15 @@ class HeadRouterMethod(ScoringMethod):
             raise ValueError(
                 f"route_on={self.route_on!r} needs a table with instruction-text profiles; this one has none "
                 "(calibrated before they existed): recalibrate it (headrouter calibrate) or use route_on='behaviour'"
+            )
+        if self.text_match not in TEXT_MATCH:
+            raise ValueError(f"text_match must be one of {list(TEXT_MATCH)}, got {self.text_match!r}")
+        uses_text = self.route_on in ("text", "both") and self.table is not None
+        if uses_text and self.text_match == "nearest" and not self.table.has_text_examples:
+            raise ValueError(
+                f"route_on={self.route_on!r} with text_match='nearest' needs a table with each calibration sample's "
+                "instruction-text feature; this one has only the means: recalibrate it (headrouter calibrate) or use "
+                "text_match='mean'"
             )
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
@@ -111,7 +124,7 @@ class HeadRouterMethod(ScoringMethod):
                 vector = stats.behaviour(ctx.attention, ctx.audio_mask, ctx.query_mask).cpu()
             if self.route_on in ("text", "both"):
                 text = stats.text_features(ctx.hidden_states, ctx.query_index, ctx.query_mask).cpu()
-            mixture = self.table.route(vector, layer, self.temperature, text)
+            mixture = self.table.route(vector, layer, self.temperature, text, self.text_match)
         else:
             mixture = torch.zeros(ctx.attention.shape[0], len(self.table.tasks))
             mixture[:, self.table.tasks.index(self.task)] = 1.0

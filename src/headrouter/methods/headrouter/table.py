@@ -64,7 +64,9 @@ class HeadTable:
     Optional (tables calibrated before they existed lack them): ``text_profiles[t]`` ``(layers, hidden)`` the mean
     instruction-text feature (:func:`~.stats.text_features`) of that task type's samples at each layer's input, and
     ``text_mean`` / ``text_std`` ``(layers, hidden)`` to standardise it; :attr:`has_text` says whether a table has
-    them.
+    them. Beside them, ``text_examples`` ``(samples, layers, hidden)`` every calibration sample's own feature and
+    ``text_example_types`` ``(samples,)`` its task type (an index into :attr:`tasks`), for routing to the nearest
+    calibration instruction (:attr:`has_text_examples`).
     """
 
     weights: dict[str, torch.Tensor]
@@ -78,6 +80,8 @@ class HeadTable:
     text_profiles: dict[str, torch.Tensor] | None = None
     text_mean: torch.Tensor | None = None
     text_std: torch.Tensor | None = None
+    text_examples: torch.Tensor | None = None
+    text_example_types: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if not self.weights:
@@ -96,6 +100,24 @@ class HeadTable:
             raise ValueError(
                 f"text_profiles cover {sorted(self.text_profiles)} but weights cover {sorted(self.weights)}"
             )
+        self._check_text_examples()
+
+    def _check_text_examples(self) -> None:
+        examples, types = self.text_examples, self.text_example_types
+        if (examples is None) != (types is None):
+            raise ValueError("text_examples and text_example_types come together: give both or neither")
+        if examples is None:
+            return
+        if not self.has_text:
+            raise ValueError("text_examples need text_profiles, text_mean and text_std (they are standardised by them)")
+        if examples.dim() != 3 or tuple(examples.shape[1:]) != tuple(self.text_mean.shape):
+            raise ValueError(
+                f"text_examples has shape {tuple(examples.shape)}, expected (samples, {tuple(self.text_mean.shape)})"
+            )
+        if tuple(types.shape) != (examples.shape[0],) or types.dtype != torch.long:
+            raise ValueError(f"text_example_types must be a long tensor of shape ({examples.shape[0]},)")
+        if types.numel() and not bool(((types >= 0) & (types < len(self.weights))).all()):
+            raise ValueError(f"text_example_types must index the task types {self.tasks}")
 
     def __repr__(self) -> str:
         where = f"source={self.source!r}" if self.source is not None else "in memory"
@@ -125,6 +147,11 @@ class HeadTable:
     def has_text(self) -> bool:
         """Whether the table holds instruction-text profiles (tables calibrated since they exist)."""
         return self.text_profiles is not None
+
+    @property
+    def has_text_examples(self) -> bool:
+        """Whether the table holds each calibration sample's instruction-text feature (routing to the nearest one)."""
+        return self.text_examples is not None
 
     @property
     def num_layers(self) -> int:
@@ -163,7 +190,12 @@ class HeadTable:
             )
 
     def route(
-        self, behaviour: torch.Tensor | None, layer: int, temperature: float, text: torch.Tensor | None = None
+        self,
+        behaviour: torch.Tensor | None,
+        layer: int,
+        temperature: float,
+        text: torch.Tensor | None = None,
+        text_match: str = "mean",
     ) -> torch.Tensor:
         """``(B, task types)`` soft mixture of task types for behaviour vectors ``(B, 2H)`` at ``layer`` (K-1),
         instruction-text features ``(B, hidden)`` at the input of layer ``layer + 1`` (K), or both.
@@ -171,7 +203,10 @@ class HeadTable:
         Softmax over task types of ``-d^2 / temperature``, where d^2 is the mean squared distance between the
         standardised vector and the standardised profile of the task type (with both, the mean of the two
         distances): equal to a profile gives that task type the largest weight, halfway between two profiles gives
-        them equal weights. ``ValueError`` for text features and a table without text profiles, or for neither.
+        them equal weights. ``text_match="nearest"``: a task type's text distance is to the nearest of its
+        calibration samples' own features instead of to their mean (a task type asked in several wordings is
+        several points, not their average). ``ValueError`` for text features and a table without text profiles (or
+        without examples, for ``"nearest"``), or for neither.
         """
         distances = []
         if behaviour is not None:
@@ -182,11 +217,30 @@ class HeadTable:
             if not self.has_text:
                 raise ValueError("this HeadTable has no instruction-text profiles: recalibrate it to route on text")
             mean, std = self.text_mean[layer + 1], self.text_std[layer + 1]
-            profiles = torch.stack([self.text_profiles[t][layer + 1] for t in self.tasks])
-            distances.append(_distance(text, profiles, mean, std))
+            if text_match == "mean":
+                profiles = torch.stack([self.text_profiles[t][layer + 1] for t in self.tasks])
+                distances.append(_distance(text, profiles, mean, std))
+            elif text_match == "nearest":
+                distances.append(self._nearest_distance(text, layer + 1))
+            else:
+                raise ValueError(f"text_match must be 'mean' or 'nearest', got {text_match!r}")
         if not distances:
             raise ValueError("route needs behaviour vectors, text features or both")
         return torch.softmax(-torch.stack(distances).mean(0) / temperature, dim=-1)
+
+    def _nearest_distance(self, text: torch.Tensor, layer: int) -> torch.Tensor:
+        """``(B, T)``: standardised mean squared distance from each feature to the nearest calibration sample of each
+        task type, at the input of ``layer``."""
+        if not self.has_text_examples:
+            raise ValueError(
+                "this HeadTable has no per-sample instruction-text features: recalibrate it to route on the nearest "
+                "calibration instruction, or use text_match='mean'"
+            )
+        examples = self.text_examples[:, layer].float()
+        to_each = _distance(text, examples, self.text_mean[layer], self.text_std[layer])  # (B, samples)
+        own = self.text_example_types[None, :] == torch.arange(len(self.weights))[:, None]  # (T, samples)
+        masked = to_each[:, None, :].masked_fill(~own[None], float("inf"))
+        return masked.amin(-1)
 
     def mixed_weights(self, mixture: torch.Tensor, layer: int) -> torch.Tensor:
         """``(B, H)`` head weights at ``layer`` for mixtures of task types ``(B, task types)``."""
@@ -210,6 +264,8 @@ class HeadTable:
         if self.has_text:
             tensors |= {"text_mean": self.text_mean, "text_std": self.text_std}
             tensors |= {f"text_profiles.{task_type}": t for task_type, t in self.text_profiles.items()}
+        if self.has_text_examples:
+            tensors |= {"text_examples": self.text_examples, "text_example_types": self.text_example_types}
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(directory / TENSORS_FILE))
         meta = {
             **self.meta,
@@ -255,6 +311,9 @@ class HeadTable:
                 raise ValueError(f"{directory / TENSORS_FILE} has text_mean but lacks {missing or ['text_std']}")
             text = {"text_mean": tensors["text_mean"], "text_std": tensors["text_std"]}
             text["text_profiles"] = {t: tensors[f"text_profiles.{t}"] for t in task_types}
+        for name in ("text_examples", "text_example_types"):
+            if name in tensors:
+                text[name] = tensors[name]
         table = cls(
             **groups,
             prior=tensors["prior"],
