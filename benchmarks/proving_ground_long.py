@@ -9,7 +9,8 @@ intervals over items):
 
 - ``main``: random, frame, fastv, dart, segment, headrouter (routed on the head-behaviour vector, the paper's router)
   and headrouter[oracle] (each item's own task type: no routing error) at keep 0.7, 0.5, 0.3, 0.1;
-- ``ablations``: at keep 0.3, headrouter routed on the instruction text (to the nearest calibration instruction, and
+- ``ablations``: at keep 0.3, headrouter routed on the head-behaviour vector (the default, named: a main grid run
+  with an older default compares with it), on the instruction text (to the nearest calibration instruction, and
   to each task type's mean instruction), on both, with spectral score smoothing, with uniform head weights, and
   segment-wise selection with headrouter inside (one keep ratio: the grid fits a 3-hour session on 2 cores after
   ``main``'s 40 minutes).
@@ -18,9 +19,9 @@ Each grid runs in ``--workers`` processes of one thread over interleaved shards 
 matrix products use two cores better as two processes than as two threads), each with its own resume journal;
 the journals are then merged and ``headrouter eval`` on all items reads every answer back and writes the report.
 A stopped run continues where it stopped. The unpruned answers are computed once, in ``main``, and handed to the
-ablations' journals. ``OUT/summary.md`` (and ``summary.json``) collects the tables the README quotes: unpruned
-scores, percent of unpruned per task family with intervals, HeadRouter's paired lead over each baseline, routing
-accuracy and the oracle gap, and the ablations.
+ablations' journals (unless the table was recalibrated between the grids). ``OUT/summary.md`` collects the tables
+the README quotes: unpruned scores, percent of unpruned per task family with intervals, HeadRouter's paired lead over
+each baseline, routing accuracy and the oracle gap, and the ablations.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from headrouter.methods.base import split_specs
 
 MAIN = "random,frame,fastv,dart,segment,headrouter,headrouter[oracle]"
 ABLATIONS = (
-    "headrouter[route_on=text],headrouter[route_on=text,text_match=mean],headrouter[route_on=both],"
+    "headrouter[route_on=behaviour],headrouter[route_on=text],headrouter[route_on=text,text_match=mean],"
+    "headrouter[route_on=both],"
     "headrouter[smooth=0.25],headrouter[uniform_heads=True],segment[inner=headrouter]"
 )
 GRIDS = {"main": (MAIN, "0.7,0.5,0.3,0.1"), "ablations": (ABLATIONS, "0.3")}
@@ -46,6 +48,7 @@ BASELINES = ("random", "frame", "fastv", "dart", "segment")
 FAMILIES = ("acoustic", "semantic")
 ROUTERS = (
     "headrouter",
+    "headrouter[route_on=behaviour]",
     "headrouter[route_on=text]",
     "headrouter[route_on=text,text_match=mean]",
     "headrouter[route_on=both]",
@@ -78,11 +81,17 @@ def shards(data: Path, out: Path, workers: int) -> list[Path]:
     return paths
 
 
-def unpruned_journal(main: Path, target: Path) -> None:
-    """Start ``target``'s journal with ``main``'s header and unpruned answers (its own header follows)."""
+def unpruned_journal(main: Path, target: Path, table: Path) -> None:
+    """Start ``target``'s journal with ``main``'s header and unpruned answers (its own header follows), unless main
+    ran with another calibration of the table (the journal would refuse the mix): then the grid answers unpruned
+    itself."""
     if target.is_file():
         return
     lines = (main / "progress.jsonl").read_text().splitlines()
+    created = json.loads((table / "head_table.json").read_text())["created"]
+    if json.loads(lines[0])["settings"]["table"]["created"] != created:
+        print(f"{main} ran with another calibration of {table}: this grid answers unpruned itself", flush=True)
+        return
     kept = [line for line in lines if '"journal"' in line or '"method": "none"' in line]
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(kept[:1] + [line for line in kept if '"method": "none"' in line]) + "\n")
@@ -95,7 +104,9 @@ def run_grid(args: argparse.Namespace, name: str) -> None:
     work.mkdir(parents=True, exist_ok=True)
     if name != "main":
         for k in range(args.workers):
-            unpruned_journal(args.out / "main" / f"shards/shard-{k}", work / f"shard-{k}" / "progress.jsonl")
+            unpruned_journal(
+                args.out / "main" / f"shards/shard-{k}", work / f"shard-{k}" / "progress.jsonl", args.table
+            )
     processes = [
         subprocess.Popen(eval_command(args, path, work / f"shard-{k}", methods, keep, 1) + ["--no-plot"])
         for k, path in enumerate(shards(args.data, work, args.workers))
