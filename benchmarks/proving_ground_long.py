@@ -11,9 +11,9 @@ intervals over items):
   and headrouter[oracle] (each item's own task type: no routing error) at keep 0.7, 0.5, 0.3, 0.1;
 - ``ablations``: at keep 0.3, headrouter routed on the head-behaviour vector (the default, named: a main grid run
   with an older default compares with it), on the instruction text (to the nearest calibration instruction, and
-  to each task type's mean instruction), on both, with spectral score smoothing, with uniform head weights, and
-  segment-wise selection with headrouter inside (one keep ratio: the grid fits a 3-hour session on 2 cores after
-  ``main``'s 40 minutes).
+  to each task type's mean instruction), on both, with spectral score smoothing, with uniform head weights, with the
+  heads of both layers below K = 2 (``layers=2``), and segment-wise selection with headrouter inside (one keep
+  ratio: about 15 minutes on 2 cores after ``main``'s 40).
 
 Each grid runs in ``--workers`` processes of one thread over interleaved shards of the items (a tiny model's small
 matrix products use two cores better as two processes than as two threads), each with its own resume journal;
@@ -41,7 +41,7 @@ MAIN = "random,frame,fastv,dart,segment,headrouter,headrouter[oracle]"
 ABLATIONS = (
     "headrouter[route_on=behaviour],headrouter[route_on=text],headrouter[route_on=text,text_match=mean],"
     "headrouter[route_on=both],"
-    "headrouter[smooth=0.25],headrouter[uniform_heads=True],segment[inner=headrouter]"
+    "headrouter[smooth=0.25],headrouter[uniform_heads=True],headrouter[layers=2],segment[inner=headrouter]"
 )
 GRIDS = {"main": (MAIN, "0.7,0.5,0.3,0.1"), "ablations": (ABLATIONS, "0.3")}
 BASELINES = ("random", "frame", "fastv", "dart", "segment")

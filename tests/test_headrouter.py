@@ -152,7 +152,7 @@ def test_a_table_held_in_memory_is_refused_by_configs_and_a_saved_one_is_named_b
     assert repr(method) == (
         "HeadRouterMethod(table=HeadTable(in memory, tasks=['semantic', 'acoustic'], layers=4, heads=4), "
         "task='acoustic', temperature=0.1, debias=True, uniform_heads=False, route_on='behaviour', "
-        "text_match='nearest')"
+        "text_match='nearest', layers=1)"
     )
 
     table.save_pretrained(tmp_path)
@@ -165,6 +165,8 @@ def test_a_table_held_in_memory_is_refused_by_configs_and_a_saved_one_is_named_b
         "debias": True,
         "uniform_heads": False,
         "route_on": "behaviour",
+        "text_match": "nearest",
+        "layers": 1,
     }
     again = headrouter.PruningConfig.from_dict(json.loads(json.dumps(data)))
     assert again.to_dict() == data

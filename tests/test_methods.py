@@ -80,6 +80,7 @@ def test_configs_and_reprs_come_from_the_settings():
             "uniform_heads": False,
             "route_on": "behaviour",
             "text_match": "nearest",
+            "layers": 1,
         },
         "random": {"name": "random", "seed": 0},
         "segment": {"name": "segment", "segments": 10, "inner": {"name": "fastv"}},

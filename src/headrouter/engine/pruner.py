@@ -6,7 +6,8 @@ The patch surface is a handful of PyTorch forward pre-hooks, all removed by :met
   what the adapter's family cannot prune);
 - on the model's entry module (sees ``input_ids`` and the padding mask once per forward): find audio
   tokens at prefill, or extend the pruned layers' padding mask on a later step of a pruned cache;
-- on layer K-1's attention (prefill only, and only if the method asks): capture attention rows;
+- on layer K-1's attention, and on the layers below it a method asks for (``capture_layers``; prefill only, and
+  only if the method asks): capture attention rows;
 - on layer K: score, select and gather the hidden states once per prefill, and record on the cache what continuing
   it needs (:mod:`headrouter.engine.cache`); build the pruned layers' masks once per step, one per attention kind;
 - on every layer >= K: hand it the mask of its kind and, at prefill, its per-token inputs for the kept tokens (rotary
@@ -73,7 +74,7 @@ class _Pass:
     prunable: torch.Tensor | None = None  # audio tokens the method may drop: all but a row's last real token
     query_index: torch.Tensor | None = None
     query_mask: torch.Tensor | None = None
-    attention: torch.Tensor | None = None
+    attention: dict = field(default_factory=dict)  # prefill: captured attention rows by layer index
     scoring_seconds: float = 0.0
     gather: TokenGather | None = None  # prefill: the kept tokens of each pruned layer's per-token inputs
     masks: dict = field(default_factory=dict)  # the pruned layers' attention mask, by attention kind
@@ -89,6 +90,11 @@ class Pruner:
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
         self.method.bind(self.adapter, config.prune_layer)
+        if self.method.queries is not None and not 1 <= self.method.capture_layers <= config.prune_layer:
+            raise ValueError(
+                f"method {self.method.name!r} asks for the attention of {self.method.capture_layers} layers below "
+                f"prune_layer={config.prune_layer}; there are 1 to {config.prune_layer}"
+            )
         self.adapter.on_wrap()
         self.model = model
         self.records: list[SampleRecord] = []
@@ -152,8 +158,9 @@ class Pruner:
         self._handles.append(hook(adapter.entry, self._on_entry, with_kwargs=True))
         self._handles.append(adapter.entry.register_forward_hook(self._on_exit, always_call=True))
         if self.method.queries is not None:
-            capture = adapter.attention(adapter.layers[k - 1])
-            self._handles.append(hook(capture, self._on_capture, with_kwargs=True))
+            for layer in range(k - self.method.capture_layers, k):
+                capture = adapter.attention(adapter.layers[layer])
+                self._handles.append(hook(capture, partial(self._on_capture, layer), with_kwargs=True))
         self._handles.append(hook(adapter.layers[k], self._on_prune_layer, with_kwargs=True))
         for index in range(k + 1, adapter.num_layers):
             self._handles.append(hook(adapter.layers[index], partial(self._on_pruned_layer, index), with_kwargs=True))
@@ -280,7 +287,7 @@ class Pruner:
             for b, kept in enumerate((row.nonzero().squeeze(-1) + past).tolist() for row in audio)
         ]
 
-    def _on_capture(self, module, args, kwargs):
+    def _on_capture(self, layer: int, module, args, kwargs):
         state = self._pass
         if state is None or not state.prefill:
             return None
@@ -290,8 +297,8 @@ class Pruner:
                 module, kwargs["hidden_states"], kwargs["position_embeddings"], state.query_index
             )
             scaling = self.adapter.attention_scaling(module)
-            window = self.adapter.sliding_window(self.prune_layer - 1)
-            state.attention = attention_rows(query, key, state.query_index, state.padding_mask, scaling, window)
+            window = self.adapter.sliding_window(layer)
+            state.attention[layer] = attention_rows(query, key, state.query_index, state.padding_mask, scaling, window)
         state.scoring_seconds += time.perf_counter() - start
         return None
 
@@ -343,7 +350,8 @@ class Pruner:
                 layer=self.prune_layer,
                 query_index=state.query_index,
                 query_mask=state.query_mask,
-                attention=state.attention,
+                attention=state.attention.get(self.prune_layer - 1),
+                layer_attention=state.attention,
                 details=[{} for _ in range(state.padding_mask.shape[0])],
                 project_keys=self.adapter.key_projection(self.prune_layer),
             )
@@ -353,7 +361,7 @@ class Pruner:
             check_keep_mask(keep, state.prunable, counts, self.method.name)
             index, valid = pack_layout(keep)
         state.scoring_seconds += time.perf_counter() - start
-        state.attention = None
+        state.attention = {}
 
         # kept tokens keep their text positions; flash attention reads them only to find packed sequences, whose
         # starts (the smallest position) are text and stay

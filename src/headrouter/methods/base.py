@@ -38,6 +38,9 @@ class ScoringContext:
     """``(B, Q)`` bool: which query slots are real (rows have different numbers of query tokens)."""
     attention: torch.Tensor | None = None
     """``(B, H, Q, L)`` float32: softmax attention of each query token to every key at layer K-1, per head."""
+    layer_attention: dict[int, torch.Tensor] = field(default_factory=dict)
+    """The same rows at every layer the method asked for (:attr:`ScoringMethod.capture_layers`: K-n..K-1), by
+    layer index; layer K-1's is ``attention``. Empty where nothing was captured."""
     details: list[dict] = field(default_factory=list)
     """Per sample, anything the method wants in the router's records (e.g. a task mixture)."""
     project_keys: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -79,7 +82,8 @@ class ScoringMethod:
     per sample) or, for structured choices such as even strides, override :meth:`select`. Set
     ``queries`` to ask the engine for attention rows: ``"last"`` (the last prompt token), ``"after_audio"``
     (every text token after the last audio token), or None when the method needs no attention — then
-    nothing is captured at all.
+    nothing is captured at all. ``capture_layers`` (n, default 1) says from how many layers below K: the rows of
+    layers K-n..K-1 arrive in ``ctx.layer_attention``, layer K-1's also in ``ctx.attention``.
 
     A method's settings are its dataclass fields (:meth:`settings`); :meth:`config` and ``repr`` are derived from
     them, so a method writes neither by hand. Every method also takes the keyword ``smooth`` (:mod:`.smoothing`:
@@ -91,6 +95,7 @@ class ScoringMethod:
 
     name: ClassVar[str] = ""
     queries: ClassVar[Literal["last", "after_audio"] | None] = None
+    capture_layers: ClassVar[int] = 1
     uses_table: ClassVar[bool] = False
     """True for a method that uses a calibrated head table when given one (:meth:`with_table`); evaluation hands
     its ``table`` to every such method."""

@@ -66,6 +66,7 @@ class SegmentTopK(ScoringMethod):
             raise ValueError(f"inner must be a method that scores tokens; {self.inner.name!r} only selects them")
         # what the engine captures, whether a table is taken and what is reported are the inner method's
         self.queries = self.inner.queries
+        self.capture_layers = self.inner.capture_layers
         self.uses_table = self.inner.uses_table
         self.reports = self.inner.reports
 

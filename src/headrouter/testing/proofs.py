@@ -121,17 +121,21 @@ def assert_cached_equals_recomputed(
 
 
 def assert_captured_rows_equal_eager(model: nn.Module, inputs: Mapping, *, prune_layer: int = 3) -> None:
-    """The attention rows the engine recomputes from queries and keys at layer ``prune_layer - 1`` (every text token
-    after the audio) equal those eager attention returns with ``output_attentions=True``. ``model`` must run eager
+    """The attention rows the engine recomputes from queries and keys at every layer below ``prune_layer`` (a method
+    asking for all of them, ``capture_layers``; every text token after the audio) equal those eager attention returns
+    with ``output_attentions=True``, and ``ctx.attention`` is layer ``prune_layer - 1``'s. ``model`` must run eager
     attention; its inputs need several query tokens per sample, so that more than the last row is compared."""
     captured: dict = {}
 
     class Spy(ScoringMethod):
         name = "spy"
         queries = "after_audio"
+        capture_layers = prune_layer
 
         def score(self, ctx: ScoringContext) -> torch.Tensor:
-            captured.update(attention=ctx.attention, index=ctx.query_index, valid=ctx.query_mask)
+            captured.update(
+                attention=ctx.attention, layers=dict(ctx.layer_attention), index=ctx.query_index, valid=ctx.query_mask
+            )
             return torch.zeros(ctx.audio_mask.shape)
 
     module = adapter_for(model).forward_module
@@ -139,14 +143,22 @@ def assert_captured_rows_equal_eager(model: nn.Module, inputs: Mapping, *, prune
         attentions = module(**inputs, output_attentions=True).attentions
     with pruning(model, 0.5, prune_layer=prune_layer, method=Spy()):
         forward_logits(model, inputs)
-    layer = attentions[prune_layer - 1]
-    rows = torch.arange(layer.shape[0])[:, None]
-    expected = layer[rows, :, captured["index"]].transpose(1, 2)  # (B, H, Q, L)
+    if sorted(captured["layers"]) != list(range(prune_layer)) or captured["attention"] is not captured["layers"].get(
+        prune_layer - 1
+    ):
+        raise AssertionError(
+            f"captured layers {sorted(captured['layers'])}, asked for {list(range(prune_layer))} with layer "
+            f"{prune_layer - 1}'s as ctx.attention"
+        )
     valid = captured["valid"]
     if not valid.sum() > valid.shape[0]:
         raise AssertionError("the inputs have a single query token per sample: too few rows to compare")
-    got, want = captured["attention"].transpose(1, 2)[valid], expected.transpose(1, 2)[valid]
-    _close("captured attention rows", got, want, 1e-6, against="eager attention's")
+    for index in range(prune_layer):
+        layer = attentions[index]
+        rows = torch.arange(layer.shape[0])[:, None]
+        expected = layer[rows, :, captured["index"]].transpose(1, 2)  # (B, H, Q, L)
+        got, want = captured["layers"][index].transpose(1, 2)[valid], expected.transpose(1, 2)[valid]
+        _close(f"captured attention rows of layer {index}", got, want, 1e-6, against="eager attention's")
 
 
 def _close(
