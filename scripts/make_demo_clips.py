@@ -1,11 +1,14 @@
 """Pick the shipped demo clips: one short clip per task and one long clip (30-40 s, 750-1,000 audio tokens, where
-pruning saves time) per long task, each one the trained model answers correctly, unpruned.
+pruning saves time) per task named in ``--long-tasks``, each one the trained model answers correctly, unpruned.
 
     python scripts/make_demo_clips.py --model src/headrouter/assets/proving_ground --out src/headrouter/assets/demo
 
 Clips come from ``headrouter.evaluation.tasks`` with their own seed (not the training seed); for each task the first
 candidate the model answers exactly right (greedy) is written as ``clips/<id>.wav`` with its item in
-``items.jsonl``, the long clips first.
+``items.jsonl``, the long clips first, each item's ``extra["seconds"]`` its length. ``--long-tasks`` names tasks of
+either family: a short-family task (the default: a keyword, a digit string, beeps and a note somewhere in 30-40 s of
+noise, which the shipped model was trained on) is drawn at the long length, numbered from 1000 so that its id
+differs from the short clip's; a long-family task (``headrouter tasks --family long``) needs a model trained on it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--max-seconds", type=float, default=3.0)
     parser.add_argument("--long-seconds", default="30,40", help="long clips' length range in seconds")
+    parser.add_argument(
+        "--long-tasks",
+        default="keyword_needle,digit_string,beep_count,pitch_class",
+        help="comma-separated tasks of either family to draw a long clip of",
+    )
     parser.add_argument("--tries", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -41,13 +49,22 @@ def main() -> None:
     for old in (args.out / "clips").glob("*.wav"):
         old.unlink()
     low, high = (float(v) for v in args.long_seconds.split(","))
-    candidates = {task: lambda t, i: make_long_example(t, i, args.seed, low, high) for task in LONG_TASKS}
-    candidates |= {
-        task: lambda t, i: make_example(t, i, args.seed, max_seconds=args.max_seconds, long_fraction=0.0)
+    long_tasks = args.long_tasks.split(",") if args.long_tasks else []
+    unknown = [task for task in long_tasks if task not in TASKS and task not in LONG_TASKS]
+    if unknown:
+        parser.error(f"--long-tasks: unknown task(s) {unknown}; known: {[*TASKS, *LONG_TASKS]}")
+    candidates = [
+        (task, lambda t, i: make_long_example(t, i, args.seed, low, high))
+        if task in LONG_TASKS
+        else (task, lambda t, i: make_example(t, 1000 + i, args.seed, low, high, long_fraction=0.0))
+        for task in long_tasks
+    ]
+    candidates += [
+        (task, lambda t, i: make_example(t, i, args.seed, max_seconds=args.max_seconds, long_fraction=0.0))
         for task in TASKS
-    }
+    ]
     chosen = []
-    for task, make in candidates.items():
+    for task, make in candidates:
         for i in range(args.tries):
             example = make(task, i)
             said = answer(model, processor, example.audio, format_prompt(example.item))
@@ -57,6 +74,7 @@ def main() -> None:
             )
             if right:
                 synth.write_wav(args.out / example.item.audio, example.audio)
+                example.item.extra["seconds"] = round(example.audio.size / synth.SAMPLE_RATE, 2)
                 chosen.append(example.item)
                 break
         else:

@@ -34,7 +34,8 @@ def test_shipped_files_are_small_and_complete():
     names = {p.name for p in MODEL.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "processor_config.json"} <= names, names
     assert sum(p.stat().st_size for p in MODEL.rglob("*") if p.is_file()) <= 15e6
-    assert sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file()) <= 1.3e6
+    assert sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file()) <= 6e6  # 4 clips of 30-40 s, 8 short
+    assert sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file()) <= 20e6  # all shipped assets
 
 
 def test_model_is_the_qwen2_5_omni_thinker(shipped):
@@ -44,10 +45,13 @@ def test_model_is_the_qwen2_5_omni_thinker(shipped):
     assert model.config.text_config.vocab_size == len(processor.tokenizer) == 256
 
 
-def test_demo_clips_cover_both_families():
+def test_demo_clips_cover_both_families_and_open_with_long_clips():
     items = read_items(DEMO / "items.jsonl")
     assert {i.task_type for i in items} == {"semantic", "acoustic"}
     assert all(Path(i.audio).is_file() for i in items)
+    long = [i for i in items if i.extra["seconds"] >= 30]
+    assert items[: len(long)] == long and {i.task_type for i in long} == {"semantic", "acoustic"}
+    assert all(abs(len(read_wav(i.audio)) / 16000 - i.extra["seconds"]) <= 0.005 for i in items)
 
 
 def test_demo_names_the_picture_of_its_longest_clip(capsys):
