@@ -112,3 +112,16 @@ def test_more_layers_than_lie_below_k_are_refused_at_wrap(models):
 def test_segment_captures_the_layers_its_inner_headrouter_scores_with():
     assert get_method("segment", inner=get_method("headrouter", layers=2)).capture_layers == 2
     assert get_method("segment").capture_layers == 1
+
+
+def test_any_method_asking_for_more_layers_than_lie_below_k_is_refused(models):
+    class Deep(headrouter.ScoringMethod):
+        name = "deep-test"
+        queries = "last"
+        capture_layers = 4
+
+        def score(self, ctx):
+            return torch.zeros(ctx.audio_mask.shape)
+
+    with pytest.raises(ValueError, match=r"method 'deep-test' asks for the attention of 4 layers below prune_layer=3"):
+        headrouter.wrap(models["sdpa"], keep_ratio=0.5, prune_layer=3, method=Deep())
