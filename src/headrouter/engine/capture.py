@@ -1,4 +1,5 @@
-"""Attention rows of a few query tokens at layer K-1, without a seq x seq matrix.
+"""Attention rows of a few query tokens at layer K-1 (and the layers below it a method asks for), without a seq x seq
+matrix.
 
 The engine needs, per head, how much the prompt's query tokens (the last token, or the text after the
 audio) attend to every key. It recomputes exactly those rows from the layer's own post-rotary queries
@@ -9,6 +10,19 @@ flash, flex), because it never asks the kernel for weights it does not return.
 from __future__ import annotations
 
 import torch
+
+
+def captured_layers(method, prune_layer: int) -> range:
+    """The layers whose attention rows ``method`` reads: none without ``queries``, else its ``capture_layers``
+    layers just below ``prune_layer``; ``ValueError`` for more than lie there (checked at wrap, before any work)."""
+    if method.queries is None:
+        return range(0)
+    if not 1 <= method.capture_layers <= prune_layer:
+        raise ValueError(
+            f"method {method.name!r} asks for the attention of {method.capture_layers} layers below "
+            f"prune_layer={prune_layer}; there are 1 to {prune_layer}"
+        )
+    return range(prune_layer - method.capture_layers, prune_layer)
 
 
 def last_positions(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,7 @@ The patch surface is a handful of PyTorch forward pre-hooks, all removed by :met
   what the adapter's family cannot prune);
 - on the model's entry module (sees ``input_ids`` and the padding mask once per forward): find audio
   tokens at prefill, or extend the pruned layers' padding mask on a later step of a pruned cache;
-- on layer K-1's attention, and on the layers below it a method asks for (``capture_layers``; prefill only, and
-  only if the method asks): capture attention rows;
+- on the attention of layer K-1 and the layers below it that the method asks for (prefill only): capture rows;
 - on layer K: score, select and gather the hidden states once per prefill, and record on the cache what continuing
   it needs (:mod:`headrouter.engine.cache`); build the pruned layers' masks once per step, one per attention kind;
 - on every layer >= K: hand it the mask of its kind and, at prefill, its per-token inputs for the kept tokens (rotary
@@ -29,7 +28,7 @@ from torch import nn
 from headrouter.adapters import ModelAdapter, adapter_for
 from headrouter.config import PruningConfig
 from headrouter.engine.cache import PrunedCacheState, cache_argument, mark_pruned, pruned_state, unmark
-from headrouter.engine.capture import attention_rows, last_positions, query_positions
+from headrouter.engine.capture import attention_rows, captured_layers, last_positions, query_positions
 from headrouter.engine.selection import check_keep_mask, keep_counts, pack_layout
 from headrouter.engine.surgery import (
     TokenGather,
@@ -90,11 +89,7 @@ class Pruner:
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
         self.method.bind(self.adapter, config.prune_layer)
-        if self.method.queries is not None and not 1 <= self.method.capture_layers <= config.prune_layer:
-            raise ValueError(
-                f"method {self.method.name!r} asks for the attention of {self.method.capture_layers} layers below "
-                f"prune_layer={config.prune_layer}; there are 1 to {config.prune_layer}"
-            )
+        self._captured = captured_layers(self.method, config.prune_layer)
         self.adapter.on_wrap()
         self.model = model
         self.records: list[SampleRecord] = []
@@ -157,10 +152,9 @@ class Pruner:
         self._handles.append(hook(adapter.forward_module, self._on_call, with_kwargs=True))
         self._handles.append(hook(adapter.entry, self._on_entry, with_kwargs=True))
         self._handles.append(adapter.entry.register_forward_hook(self._on_exit, always_call=True))
-        if self.method.queries is not None:
-            for layer in range(k - self.method.capture_layers, k):
-                capture = adapter.attention(adapter.layers[layer])
-                self._handles.append(hook(capture, partial(self._on_capture, layer), with_kwargs=True))
+        for layer in self._captured:
+            capture = adapter.attention(adapter.layers[layer])
+            self._handles.append(hook(capture, partial(self._on_capture, layer), with_kwargs=True))
         self._handles.append(hook(adapter.layers[k], self._on_prune_layer, with_kwargs=True))
         for index in range(k + 1, adapter.num_layers):
             self._handles.append(hook(adapter.layers[index], partial(self._on_pruned_layer, index), with_kwargs=True))
