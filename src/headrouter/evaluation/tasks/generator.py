@@ -22,18 +22,13 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from headrouter.evaluation.tasks import speech, synth
+from headrouter.evaluation.tasks import scenes, speech, synth
 from headrouter.evaluation.tasks.items import Item, write_items
 
 logger = logging.getLogger("headrouter")
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 KEYWORDS = ("apple", "river", "yellow", "window", "tiger", "music", "garden", "pencil")
-# babble: reversed speech of other words, so it sounds like speech but never says a keyword or digit
-BABBLE_WORDS = ("morning", "table", "orange", "silver", "basket", "thunder", "coffee", "little", "paper", "summer")
-
-BABBLE_VOICES = ("en-us+m1", "en-us+f2", "en-gb+m4", "en-gb+f4", "en-gb-x-rp+m6", "en-us+f5")
-
 DEFAULT_MIN_SECONDS = 2.0
 DEFAULT_MAX_SECONDS = 64.0
 DEFAULT_LONG_FRACTION = 0.15
@@ -65,50 +60,24 @@ class TaskSpec:
     min_seconds: float = DEFAULT_MIN_SECONDS
 
 
-def _random_voice(rng: np.random.Generator, variants: Sequence[str] | None = None) -> tuple[str, int, int]:
-    variants = variants or speech.MALE_VARIANTS + speech.FEMALE_VARIANTS
-    accent = speech.ACCENTS[int(rng.integers(len(speech.ACCENTS)))]
-    variant = variants[int(rng.integers(len(variants)))]
-    return speech.voice_name(accent, variant), int(rng.integers(120, 200)), int(rng.integers(30, 71))
-
-
-def _background(rng: np.random.Generator, n: int, level: float | None = None) -> np.ndarray:
-    colour = synth.NOISE_COLOURS[int(rng.integers(3))]
-    level = rng.uniform(0.005, 0.04) if level is None else level
-    return synth.noise(colour, n, rng) * level
-
-
-def _babble(rng: np.random.Generator, n: int, level: float) -> np.ndarray:
-    """Reversed espeak words at random times, about two per second, at RMS ``level`` (from a small fixed pool of
-    voices, so that long clips reuse cached speech)."""
-    out = np.zeros(n, dtype=np.float32)
-    for _ in range(max(1, int(2 * n / synth.SAMPLE_RATE))):
-        word = BABBLE_WORDS[int(rng.integers(len(BABBLE_WORDS)))]
-        voice = BABBLE_VOICES[int(rng.integers(len(BABBLE_VOICES)))]
-        sound = speech.speak(word, voice, 170, 50)[::-1]
-        start = int(rng.integers(0, max(1, n - sound.size)))
-        synth.place(out, sound, start, float(rng.uniform(0.5, 1.0)))
-    return out * (level / synth.rms(out))
-
-
 def _spoken_digit(rng: np.random.Generator, seconds: float):
     digit = int(rng.integers(10))
-    return str(digit), speech.speak(DIGIT_WORDS[digit], *_random_voice(rng)), None
+    return str(digit), speech.speak(DIGIT_WORDS[digit], *scenes.random_voice(rng)), None
 
 
 def _keyword_needle(rng: np.random.Generator, seconds: float):
     word = KEYWORDS[int(rng.integers(len(KEYWORDS)))]
     n = int(seconds * synth.SAMPLE_RATE)
-    background = _background(rng, n)
+    background = scenes.background(rng, n)
     if rng.random() < 0.5:
-        background = background + _babble(rng, n, float(rng.uniform(0.02, 0.06)))
-    return word, speech.speak(word, *_random_voice(rng)), background
+        background = background + scenes.babble(rng, n, float(rng.uniform(0.02, 0.06)))
+    return word, speech.speak(word, *scenes.random_voice(rng)), background
 
 
 def _digit_string(rng: np.random.Generator, seconds: float):
     digits = rng.integers(10, size=3).tolist()
     text = ", ".join(DIGIT_WORDS[d] for d in digits)
-    return " ".join(str(d) for d in digits), speech.speak(text, *_random_voice(rng)), None
+    return " ".join(str(d) for d in digits), speech.speak(text, *scenes.random_voice(rng)), None
 
 
 def _pitch_class(rng: np.random.Generator, seconds: float):
@@ -137,7 +106,7 @@ def _chord_quality(rng: np.random.Generator, seconds: float):
 def _voice_type(rng: np.random.Generator, seconds: float):
     female = bool(rng.integers(2))
     variants = speech.FEMALE_VARIANTS if female else speech.MALE_VARIANTS
-    voice, rate, _ = _random_voice(rng, variants)
+    voice, rate, _ = scenes.random_voice(rng, variants)
     words = DIGIT_WORDS + KEYWORDS
     text = " ".join(words[int(i)] for i in rng.integers(len(words), size=int(rng.integers(1, 4))))
     return ("female" if female else "male"), speech.speak(text, voice, rate, int(rng.integers(40, 61))), None
@@ -224,7 +193,7 @@ def make_example(
     if content is not None:
         n = max(n, content.size + synth.SAMPLE_RATE // 2)
     if background is None:
-        background = _background(rng, n)
+        background = scenes.background(rng, n)
     audio = np.zeros(n, dtype=np.float32)
     audio[: background.size] = background[:n]
     if content is not None:

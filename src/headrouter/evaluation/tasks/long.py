@@ -25,14 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from headrouter.evaluation.tasks import speech, synth
+from headrouter.evaluation.tasks import scenes, speech, synth
 from headrouter.evaluation.tasks.generator import (
     DIGIT_WORDS,
     KEYWORDS,
     Example,
-    _babble,
-    _background,
-    _random_voice,
     checked_tasks,
     write_examples,
 )
@@ -149,7 +146,7 @@ def _event(label: str, start: int, sound: np.ndarray, **details) -> dict:
 def _events_scene(rng: np.random.Generator, n: int, kinds: Sequence[str], gap: float) -> tuple[np.ndarray, list[dict]]:
     sounds = [event_sound(kind, rng) for kind in kinds]
     starts = _spread(rng, [s.size for s in sounds], n, gap)
-    audio = _background(rng, n)
+    audio = scenes.background(rng, n)
     _mix(rng, audio, sounds, starts, (8.0, 18.0))
     return audio, [_event(k, start, s) for k, start, s in zip(kinds, starts, sounds, strict=True)]
 
@@ -197,17 +194,17 @@ def _note_at_time(rng: np.random.Generator, n: int) -> Scene:
     target = events[int(rng.integers(len(events)))]
     moments = np.arange(np.ceil(target["start"] + 0.6), np.floor(target["end"] - 0.6) + 1).astype(int)
     target["moment"] = moment = int(moments[int(rng.integers(moments.size))])
-    background = _background(rng, n)
+    background = scenes.background(rng, n)
     audio = audio * (synth.rms(background) * 10 ** (rng.uniform(8.0, 20.0) / 20) / synth.rms(audio)) + background
     return Scene(target["label"], f"Which note is playing at {clock(moment)}?", audio, events)
 
 
 def _speech_background(rng: np.random.Generator, n: int) -> np.ndarray:
-    return _background(rng, n) + _babble(rng, n, float(rng.uniform(0.02, 0.06)))
+    return scenes.background(rng, n) + scenes.babble(rng, n, float(rng.uniform(0.02, 0.06)))
 
 
 def _spoken(rng: np.random.Generator, text: str, variants: Sequence[str] | None = None) -> tuple[np.ndarray, dict]:
-    voice, rate, pitch = _random_voice(rng, variants)
+    voice, rate, pitch = scenes.random_voice(rng, variants)
     return speech.speak(text, voice, rate, pitch), {"voice": voice, "rate": rate, "pitch": pitch}
 
 
@@ -242,7 +239,7 @@ def _word_speaker(rng: np.random.Generator, n: int) -> Scene:
     chosen = [words[i] for i in rng.choice(len(words), int(counts.sum()), replace=False)]
     voices = []
     for variants in (speech.MALE_VARIANTS, speech.FEMALE_VARIANTS):
-        voice, rate, _ = _random_voice(rng, variants)
+        voice, rate, _ = scenes.random_voice(rng, variants)
         voices.append({"voice": voice, "rate": rate, "pitch": int(rng.integers(40, 61))})
     said = []
     for i, word in enumerate(chosen):
