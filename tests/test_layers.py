@@ -11,6 +11,7 @@ from test_headrouter import two_task_table
 import headrouter
 from headrouter import get_method
 from headrouter.adapters import adapter_for
+from headrouter.adapters.base import ModelAdapter
 from headrouter.methods import ScoringContext
 from headrouter.methods.headrouter import stats
 from headrouter.methods.headrouter.table import HeadTable
@@ -125,3 +126,12 @@ def test_any_method_asking_for_more_layers_than_lie_below_k_is_refused(models):
 
     with pytest.raises(ValueError, match=r"method 'deep-test' asks for the attention of 4 layers below prune_layer=3"):
         headrouter.wrap(models["sdpa"], keep_ratio=0.5, prune_layer=3, method=Deep())
+
+
+def test_a_captured_layer_that_reuses_another_layers_keys_is_refused_at_wrap(models, monkeypatch):
+    # a family whose layer 1 reused layer 0's keys (as Gemma 3n's last layers do): its rows cannot be recomputed
+    monkeypatch.setattr(ModelAdapter, "kv_sharing_groups", lambda self: [[0, 1]])
+    with pytest.raises(ValueError, match=r"layers \[1\] reuse another layer's keys"):
+        headrouter.wrap(models["sdpa"], keep_ratio=0.5, prune_layer=3, method="headrouter", layers=2)
+    assert getattr(models["sdpa"], "headrouter", None) is None
+    headrouter.unwrap(headrouter.wrap(models["sdpa"], keep_ratio=0.5, prune_layer=3, method="headrouter", layers=1))

@@ -9,12 +9,15 @@ flash, flex), because it never asks the kernel for weights it does not return.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import torch
 
 
-def captured_layers(method, prune_layer: int) -> range:
+def captured_layers(method, prune_layer: int, recomputable: Collection[int]) -> range:
     """The layers whose attention rows ``method`` reads: none without ``queries``, else its ``capture_layers``
-    layers just below ``prune_layer``; ``ValueError`` for more than lie there (checked at wrap, before any work)."""
+    layers just below ``prune_layer``. ``ValueError`` (at wrap, before any work) for more than lie there, or for a
+    layer outside ``recomputable`` (the adapter's layers whose rows can be recomputed from their own input)."""
     if method.queries is None:
         return range(0)
     if not 1 <= method.capture_layers <= prune_layer:
@@ -22,7 +25,15 @@ def captured_layers(method, prune_layer: int) -> range:
             f"method {method.name!r} asks for the attention of {method.capture_layers} layers below "
             f"prune_layer={prune_layer}; there are 1 to {prune_layer}"
         )
-    return range(prune_layer - method.capture_layers, prune_layer)
+    layers = range(prune_layer - method.capture_layers, prune_layer)
+    reusing = [i for i in layers if i not in recomputable]
+    if reusing:
+        raise ValueError(
+            f"method {method.name!r} reads the attention of layers {list(layers)} below prune_layer={prune_layer}, "
+            f"but layers {reusing} reuse another layer's keys, so their attention rows cannot be recomputed; "
+            "choose a prune_layer whose layers below it compute their own keys"
+        )
+    return layers
 
 
 def last_positions(attention_mask: torch.Tensor) -> torch.Tensor:

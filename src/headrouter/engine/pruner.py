@@ -89,7 +89,7 @@ class Pruner:
         self.config = config
         self.method = method if method is not None else get_method(config.method, **config.method_kwargs)
         self.method.bind(self.adapter, config.prune_layer)
-        self._captured = captured_layers(self.method, config.prune_layer)
+        self._captured = captured_layers(self.method, config.prune_layer, set(self.adapter.recomputable_layers()))
         self.adapter.on_wrap()
         self.model = model
         self.records: list[SampleRecord] = []
