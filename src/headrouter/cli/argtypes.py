@@ -71,6 +71,19 @@ def keep_ratios(text: str) -> list[float]:
     return ratios
 
 
+def layer_list(text: str) -> list[int]:
+    """Distinct comma-separated layer indices >= 0."""
+    layers = []
+    for item in items(text):
+        layer = number(int, item)
+        if layer < 0:
+            raise argparse.ArgumentTypeError(f"layers must be >= 0, got {item}")
+        layers.append(layer)
+    if len(set(layers)) != len(layers):
+        raise argparse.ArgumentTypeError(f"layers must not repeat, got {text}")
+    return layers
+
+
 def method_names(text: str) -> list[str]:
     """Distinct registered method names."""
     from headrouter.methods import available_methods

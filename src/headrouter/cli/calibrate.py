@@ -8,7 +8,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from headrouter.cli.argtypes import items, positive_int, share
+from headrouter.cli.argtypes import items, keep_ratios, layer_list, positive_int, share
 from headrouter.cli.options import add_dtype, add_truncate_audio, library_default
 
 BUILTIN_SAMPLES = 32
@@ -29,6 +29,7 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     from headrouter.methods.headrouter.calibration import DEFAULT_TASKS, calibrate
+    from headrouter.methods.headrouter.fidelity import WEIGHTINGS
 
     parser.add_argument("--model", required=True, help="a local checkpoint directory of a supported model")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -67,6 +68,26 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         default=coverage,
         help=f"share of importance the kept heads hold, (0, 1] (default {coverage:g})",
     )
+    parser.add_argument(
+        "--weighting",
+        choices=WEIGHTINGS,
+        default=library_default(calibrate, "weighting"),
+        help="attention: weigh heads by audio mass x selectivity (the paper's profile); fidelity: then weigh the heads "
+        "of --fidelity-layers by how well each one's own choice of tokens keeps the unpruned model's next-token "
+        "distribution (no labels; about (heads + 1) x ratios more forward passes per sample) (default %(default)s)",
+    )
+    layers = ",".join(str(layer) for layer in library_default(calibrate, "fidelity_layers"))
+    parser.add_argument(
+        "--fidelity-layers",
+        type=layer_list,
+        help=f"with --weighting fidelity: the layers measured, K-1 for each prune layer K used (default {layers})",
+    )
+    ratios = ",".join(f"{r:g}" for r in library_default(calibrate, "fidelity_keep_ratios"))
+    parser.add_argument(
+        "--fidelity-keep",
+        type=keep_ratios,
+        help=f"with --weighting fidelity: the keep ratios each head's choice is tried at (default {ratios})",
+    )
     add_dtype(parser)
     add_truncate_audio(parser)
 
@@ -82,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         raise NotADirectoryError(f"--out {args.out} is a file; the table needs a directory")
     if not args.builtin and (args.samples is not None or args.seed is not None):
         raise ValueError("--samples and --seed choose what --builtin generates; with --data they mean nothing")
+    if args.weighting != "fidelity" and (args.fidelity_layers is not None or args.fidelity_keep is not None):
+        raise ValueError("--fidelity-layers and --fidelity-keep set up --weighting fidelity; alone they mean nothing")
     with tempfile.TemporaryDirectory(prefix="headrouter-calibration-") as scratch:
         if args.builtin:
             builtin = {"samples_per_task_type": args.samples or BUILTIN_SAMPLES, "seed": args.seed or 0}
@@ -90,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             samples = [sample for path in args.data for sample in load_samples(path)]
         check_tasks(samples, args.tasks)
+        fidelity = {"fidelity_layers": args.fidelity_layers, "fidelity_keep_ratios": args.fidelity_keep}
         model = load_model(args.model, dtype=args.dtype)
         processor = load_processor(args.model)
         table = calibrate(
@@ -100,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
             bins=args.bins,
             coverage=args.coverage,
             truncate_audio=args.truncate_audio,
+            weighting=args.weighting,
+            **{k: v for k, v in fidelity.items() if v is not None},
         )
     if args.builtin:
         table.meta["builtin_calibration_set"] = {**builtin, "tasks": tasks}

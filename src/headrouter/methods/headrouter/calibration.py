@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,9 @@ from tqdm.auto import tqdm
 
 from headrouter.adapters import ModelAdapter, adapter_for
 from headrouter.audio import load_audio, require_audio_tokens
+from headrouter.config import DEFAULT_PRUNE_LAYER
 from headrouter.engine.capture import attention_rows, query_positions
-from headrouter.methods.headrouter import stats
+from headrouter.methods.headrouter import fidelity, stats
 from headrouter.methods.headrouter.table import HeadTable
 
 logger = logging.getLogger("headrouter")
@@ -276,6 +277,9 @@ def calibrate(
     coverage: float = 0.8,
     system_prompt: str | None = None,
     truncate_audio: bool = False,
+    weighting: str = "attention",
+    fidelity_layers: Sequence[int] = (DEFAULT_PRUNE_LAYER - 1,),
+    fidelity_keep_ratios: Sequence[float] = fidelity.DEFAULT_KEEP_RATIOS,
     progress: bool = True,
 ) -> HeadTable:
     """Profile ``model``'s heads on ``samples`` and return a :class:`HeadTable` with one entry per task type.
@@ -288,17 +292,26 @@ def calibrate(
     Audio is heard whole, as evaluation hears it, unless ``truncate_audio`` (cut at the feature extractor's
     ``chunk_length``, as the processor does by default): the positional prior should come from the lengths the
     table will see.
+
+    ``weighting``: ``"attention"`` (default, the paper's profile) weighs each head by its audio mass x selectivity;
+    ``"fidelity"`` then re-weighs the heads of ``fidelity_layers`` (layer K-1 for the default K) by how well each
+    head's own choice of tokens keeps the unpruned model's next-token distribution at ``fidelity_keep_ratios``
+    (:mod:`.fidelity`; the other layers keep attention weights). It needs no labels and costs about
+    ``len(fidelity_keep_ratios) * (heads + 1)`` more forward passes per sample and measured layer.
     """
     samples = list(samples)
     tasks = list(tasks)
     check_tasks(samples, tasks)
     _check_settings(bins, coverage)
     adapter = adapter_for(model)
+    _check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers)
     rate = adapter.sampling_rate(processor)
     failed: list[str] = []
 
-    def prepared() -> Iterator[tuple[Mapping, str]]:
-        for sample in tqdm(samples, desc="calibrating", unit="sample", disable=not progress):
+    def prepared(desc: str = "calibrating") -> Iterator[tuple[Mapping, str]]:
+        for sample in tqdm(samples, desc=desc, unit="sample", disable=not progress):
+            if sample.name in failed:
+                continue
             try:
                 wav = load_audio(sample.audio, rate, source_rate=sample.sampling_rate)
                 inputs = adapter.build_inputs(
@@ -317,8 +330,18 @@ def calibrate(
     empty = [t for t in tasks if statistics.counts.get(t, 0) == 0]
     if empty:
         raise ValueError(f"every calibration sample of task type {empty} failed; see the log for each path")
-    settings = {"bins": bins, "coverage": coverage, "system_prompt": system_prompt, "truncate_audio": truncate_audio}
-    return _table(adapter, statistics, tasks, coverage, len(failed), settings)
+    settings = {
+        "bins": bins,
+        "coverage": coverage,
+        "system_prompt": system_prompt,
+        "truncate_audio": truncate_audio,
+        "weighting": weighting,
+    }
+    table = _table(adapter, statistics, tasks, coverage, len(failed), settings)
+    if weighting == "fidelity":
+        inputs = ((_on_model(adapter, batch), task_type) for batch, task_type in prepared("head fidelity"))
+        table = _reweigh(adapter, table, inputs, fidelity_layers, fidelity_keep_ratios, coverage, progress=False)
+    return table
 
 
 def calibrate_inputs(
@@ -328,6 +351,9 @@ def calibrate_inputs(
     tasks: Sequence[str] = DEFAULT_TASKS,
     bins: int = 16,
     coverage: float = 0.8,
+    weighting: str = "attention",
+    fidelity_layers: Sequence[int] = (DEFAULT_PRUNE_LAYER - 1,),
+    fidelity_keep_ratios: Sequence[float] = fidelity.DEFAULT_KEEP_RATIOS,
 ) -> HeadTable:
     """As :func:`calibrate`, from ready model inputs: ``(inputs, task type)`` pairs, each ``inputs`` a batch of one
     as the processor makes it (``input_ids``, ``attention_mask`` and the audio features). For prompts made without a
@@ -335,13 +361,19 @@ def calibrate_inputs(
     tasks = list(tasks)
     _check_settings(bins, coverage)
     adapter = adapter_for(model)
+    _check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers)
     pairs = list(inputs)
     unknown = sorted({task for _, task in pairs} - set(tasks))
     missing = [t for t in tasks if t not in {task for _, task in pairs}]
     if unknown or missing:
         raise ValueError(f"inputs: task types {unknown} are not in tasks {tasks}, or {missing} have no inputs")
     statistics = _profile(adapter, pairs, bins)
-    return _table(adapter, statistics, tasks, coverage, 0, {"bins": bins, "coverage": coverage})
+    settings = {"bins": bins, "coverage": coverage, "weighting": weighting}
+    table = _table(adapter, statistics, tasks, coverage, 0, settings)
+    if weighting == "fidelity":
+        on_model = [(_on_model(adapter, batch), task_type) for batch, task_type in pairs]
+        table = _reweigh(adapter, table, on_model, fidelity_layers, fidelity_keep_ratios, coverage, progress=True)
+    return table
 
 
 def _check_settings(bins: int, coverage: float) -> None:
@@ -349,6 +381,50 @@ def _check_settings(bins: int, coverage: float) -> None:
         raise ValueError(f"coverage must be in (0, 1], got {coverage}")
     if not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive int, got {bins!r}")
+
+
+def _check_weighting(weighting: str, layers: Sequence[int], keep_ratios: Sequence[float], num_layers: int) -> None:
+    if weighting not in fidelity.WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {list(fidelity.WEIGHTINGS)}, got {weighting!r}")
+    if weighting == "fidelity":
+        fidelity.check_fidelity(layers, keep_ratios, num_layers)
+
+
+def _on_model(adapter: ModelAdapter, batch: Mapping) -> dict:
+    """``batch`` on the model's device; floating tensors (audio features) in the model's dtype."""
+    forward = adapter.forward_module
+    return {
+        k: v.to(device=forward.device, dtype=forward.dtype if v.is_floating_point() else v.dtype)
+        if isinstance(v, torch.Tensor)
+        else v
+        for k, v in batch.items()
+    }
+
+
+def _reweigh(
+    adapter: ModelAdapter,
+    table: HeadTable,
+    inputs: Iterable[tuple[Mapping, str]],
+    layers: Sequence[int],
+    keep_ratios: Sequence[float],
+    coverage: float,
+    progress: bool,
+) -> HeadTable:
+    """``table`` with the weights of ``layers`` from each head's fidelity gain (:mod:`.fidelity`), the gains and
+    the settings recorded in its metadata (``meta["fidelity"]``)."""
+    gains = fidelity.head_gains(adapter, inputs, table, layers, keep_ratios, progress=progress)
+    weights = {task_type: tensor.clone() for task_type, tensor in table.weights.items()}
+    for task_type, per_layer in gains.items():
+        for layer, gain in per_layer.items():
+            weights[task_type][layer] = sparse_weights(gain.clamp_min(0), coverage).float()
+            logger.info("fidelity gains, %s, layer %d: %s", task_type, layer, [round(g, 4) for g in gain.tolist()])
+    meta = dict(table.meta)
+    meta["fidelity"] = {
+        "layers": list(layers),
+        "keep_ratios": list(keep_ratios),
+        "gains": {t: {str(layer): gain.tolist() for layer, gain in per.items()} for t, per in gains.items()},
+    }
+    return replace(table, weights=weights, meta=meta)
 
 
 def _profile(adapter: ModelAdapter, inputs: Iterable[tuple[Mapping, str]], bins: int) -> HeadStatistics:
@@ -363,14 +439,8 @@ def _profile(adapter: ModelAdapter, inputs: Iterable[tuple[Mapping, str]], bins:
     profiler = _Profiler(adapter, statistics)
     try:
         for batch, task_type in inputs:
-            batch = {  # floating tensors (audio features) take the model's dtype
-                k: v.to(device=forward.device, dtype=forward.dtype if v.is_floating_point() else v.dtype)
-                if isinstance(v, torch.Tensor)
-                else v
-                for k, v in batch.items()
-            }
             with torch.no_grad():
-                forward(**batch, use_cache=False)
+                forward(**_on_model(adapter, batch), use_cache=False)
             statistics.finish_sample(task_type)
     finally:
         profiler.remove()

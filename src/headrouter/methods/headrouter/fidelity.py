@@ -1,0 +1,117 @@
+"""Head weights by consequence: how well each head's own choice of audio tokens keeps the unpruned model's answer.
+
+The attention profile (:mod:`.calibration`) calls a head important when it looks at audio and looks at few tokens.
+That need not make its choice of tokens a good one: a head can fix on a few tokens that do not carry the answer.
+This pass measures the choice itself. Per calibration sample, per measured layer ``l`` and head ``h``, the audio
+tokens are pruned at layer ``l + 1`` keeping the ones head ``h`` alone ranks highest (its last-query attention,
+position-debiased as HeadRouter scores), and the pruned model's next-token distribution at the end of the prompt is
+compared with the unpruned one (KL divergence). A head's *gain* is how much lower its divergence is than that of a
+random choice of the same number of tokens, averaged over the keep ratios and over the task type's samples; heads
+with no gain get weight 0 and the rest are weighted by their gain (:func:`~.calibration.sparse_weights`).
+
+No labels are needed: the target is the model's own unpruned prediction, the quantity the paper's "percent of
+unpruned" measures. It costs ``1 + len(keep_ratios) * (heads * len(layers) + 1)`` forward passes per sample.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+import torch
+from tqdm.auto import tqdm
+
+from headrouter.adapters import ModelAdapter
+from headrouter.api import pruning
+from headrouter.methods.headrouter.method import HeadRouterMethod
+from headrouter.methods.headrouter.table import HeadTable
+from headrouter.methods.random import RandomSelection
+
+logger = logging.getLogger("headrouter")
+
+WEIGHTINGS = ("attention", "fidelity")
+"""How :func:`~.calibration.calibrate` weighs heads: by their attention profile, or by the consequence of their
+choice (this module) at the layers it measures."""
+DEFAULT_KEEP_RATIOS = (0.5, 0.3, 0.1)
+"""The keep ratios a head's choice is tried at: those the proving ground reports below 0.7."""
+
+
+def check_fidelity(layers: Sequence[int], keep_ratios: Sequence[float], num_layers: int) -> None:
+    """``ValueError`` unless ``layers`` are distinct layers that have a layer after them (pruning starts at
+    ``layer + 1``) and ``keep_ratios`` are in (0, 1)."""
+    layers, keep_ratios = list(layers), list(keep_ratios)
+    if not layers or len(set(layers)) != len(layers):
+        raise ValueError(f"fidelity_layers must be a non-empty list of distinct layers, got {layers}")
+    bad = [layer for layer in layers if isinstance(layer, bool) or not isinstance(layer, int)]
+    if bad or not all(0 <= layer < num_layers - 1 for layer in layers):
+        raise ValueError(
+            f"fidelity_layers must be layers 0..{num_layers - 2} (pruning starts at the layer after), got {layers}"
+        )
+    if not keep_ratios or not all(isinstance(r, (int, float)) and 0 < r < 1 for r in keep_ratios):
+        raise ValueError(f"fidelity_keep_ratios must be a non-empty list of ratios in (0, 1), got {keep_ratios}")
+
+
+def single_head(table: HeadTable, layer: int, head: int) -> HeadTable:
+    """``table`` with every task type's weights at ``layer`` put on ``head`` alone (priors unchanged)."""
+    weights = {}
+    for task_type, tensor in table.weights.items():
+        tensor = tensor.clone()
+        tensor[layer] = 0.0
+        tensor[layer, head] = 1.0
+        weights[task_type] = tensor
+    return replace(table, weights=weights)
+
+
+def head_gains(
+    adapter: ModelAdapter,
+    inputs: Iterable[tuple[Mapping, str]],
+    table: HeadTable,
+    layers: Sequence[int],
+    keep_ratios: Sequence[float] = DEFAULT_KEEP_RATIOS,
+    *,
+    seed: int = 0,
+    total: int | None = None,
+    progress: bool = True,
+) -> dict[str, dict[int, torch.Tensor]]:
+    """Per task type and measured layer, ``(H,)`` mean gain of each head over a random choice (in nats of KL).
+
+    ``inputs``: ``(model inputs, task type)`` pairs, each a batch of one with the model's dtype and device.
+    ``table`` supplies the positional priors the heads' scores are divided by (an attention-weighted table of the
+    same samples). ``seed`` seeds the random choice every head is compared with.
+    """
+    forward = adapter.forward_module
+    num_heads = table.num_heads
+    sums: dict[str, dict[int, torch.Tensor]] = {}
+    counts: dict[str, int] = {}
+    scorers = {
+        layer: [HeadRouterMethod(table=single_head(table, layer, h), task=table.tasks[0]) for h in range(num_heads)]
+        for layer in layers
+    }
+    for batch, task_type in tqdm(inputs, desc="head fidelity", unit="sample", total=total, disable=not progress):
+        reference = _log_probs(forward, batch)
+        gains = sums.setdefault(task_type, {layer: torch.zeros(num_heads, dtype=torch.float64) for layer in layers})
+        for layer in layers:
+            for ratio in keep_ratios:
+                floor = _divergence(forward, batch, reference, layer + 1, ratio, RandomSelection(seed=seed))
+                for head, scorer in enumerate(scorers[layer]):
+                    gains[layer][head] += floor - _divergence(forward, batch, reference, layer + 1, ratio, scorer)
+        counts[task_type] = counts.get(task_type, 0) + 1
+    return {
+        task_type: {layer: total_gain / (counts[task_type] * len(keep_ratios)) for layer, total_gain in per.items()}
+        for task_type, per in sums.items()
+    }
+
+
+def _log_probs(forward: torch.nn.Module, batch: Mapping) -> torch.Tensor:
+    """``(V,)`` float64 log-probabilities of the token after the prompt."""
+    with torch.no_grad():
+        logits = forward(**batch, use_cache=False).logits[0, -1]
+    return logits.double().log_softmax(-1)
+
+
+def _divergence(forward, batch: Mapping, reference: torch.Tensor, prune_layer: int, ratio: float, scorer) -> float:
+    """KL(unpruned || pruned) of the next token, pruning at ``prune_layer`` to ``ratio`` with ``scorer``."""
+    with pruning(forward, ratio, prune_layer=prune_layer, method=scorer):
+        pruned = _log_probs(forward, batch)
+    return float((reference.exp() * (reference - pruned)).sum())
