@@ -19,6 +19,7 @@ from headrouter import cli
 from headrouter.adapters.chat_inputs import build_inputs, processor_inputs
 from headrouter.adapters.qwen2_5_omni import loading, tiny
 from headrouter.evaluation import runner as runner_module
+from headrouter.evaluation.journal import weights_fingerprint
 from headrouter.evaluation.report import format_markdown, paper_markdown, paper_table, write_report
 from headrouter.evaluation.runner import UNPRUNED, evaluate, item_score, load_items
 from headrouter.evaluation.summary import Setting, summarize
@@ -464,6 +465,36 @@ def test_an_interrupted_run_continues_where_it_stopped(standin, tmp_path, counte
             journal=journal,
             progress=False,
         )
+
+
+def test_a_journal_of_other_weights_is_refused_and_one_without_a_fingerprint_resumes(standin, tmp_path, caplog):
+    model = standin["model"]
+    items = load_items(standin["root"] / "items.jsonl")[:1]
+    journal = tmp_path / "progress.jsonl"
+
+    def run():
+        return evaluate(model, standin["processor"], items, ["frame"], [0.5], max_new_tokens=TOKENS,
+                        journal=journal, progress=False)  # fmt: skip
+
+    first = run()
+    assert first["settings"]["model_weights"] == weights_fingerprint(model) and len(first["predictions"]) == 2
+    parameter = max(model.named_parameters(), key=lambda pair: pair[0])[1]
+    saved = parameter.detach().clone()
+    try:
+        with torch.no_grad():
+            parameter.view(-1)[-1] += 1.0  # a "retrained" model at the same path (last values are sampled)
+        assert weights_fingerprint(model) != first["settings"]["model_weights"]
+        with pytest.raises(ValueError, match=r"holds answers of other settings \(model_weights differ\)"):
+            run()
+    finally:
+        with torch.no_grad():
+            parameter.copy_(saved)
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    del lines[0]["settings"]["model_weights"]  # a journal from before the fingerprint existed
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with caplog.at_level(logging.WARNING, logger="headrouter"):
+        again = run()
+    assert again["settings"]["resumed"] == 2 and "without a fingerprint of the model's weights" in caplog.text
 
 
 def test_eval_command_on_a_benchmark_resumes_and_prints_the_paper_table(standin, tmp_path, capsys):

@@ -3,14 +3,37 @@ its prediction rows, appended as they finish, so that a stopped run continues wh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+from torch import nn
+
 logger = logging.getLogger("headrouter")
 
 JOURNAL_SCHEMA = "headrouter-eval-journal/1"
+FINGERPRINT = "model_weights"
+"""The settings key of :func:`weights_fingerprint`; journals written before it existed lack it (resumed, with a
+warning)."""
+_SAMPLES = 64
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """A short hash of ``model``'s weights: every parameter's and buffer's name, shape and dtype, and 64 of its values
+    evenly spread over it. The same checkpoint gives the same hash on every machine and dtype-preserving load; a
+    retrained or fine-tuned one a different hash, without reading every weight of a large model."""
+    digest = hashlib.sha256()
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    for name, tensor in sorted(tensors, key=lambda pair: pair[0]):
+        digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}|".encode())
+        if tensor.device.type != "meta":  # weights offloaded by accelerate: only their names and shapes count
+            flat = tensor.detach().reshape(-1)
+            index = torch.linspace(0, max(flat.numel() - 1, 0), min(_SAMPLES, flat.numel()), device=flat.device)
+            digest.update(flat[index.long()].float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 class Journal:
@@ -72,6 +95,14 @@ class Journal:
         """``ValueError`` naming the settings that differ from the journal's."""
         if known is None:
             return
+        if FINGERPRINT in settings and FINGERPRINT not in known:
+            logger.warning(
+                "evaluate: %s was written without a fingerprint of the model's weights: its answers are read back on "
+                "trust that the model at %s is the one that gave them",
+                self.path,
+                settings.get("model_name") or "this path",
+            )
+            known = {**known, FINGERPRINT: settings[FINGERPRINT]}
         differ = [k for k in settings if k != "method_settings" and known.get(k) != settings[k]]
         methods = settings["method_settings"]
         differ += [

@@ -33,7 +33,9 @@ tokens do not depend on later ones, so this is the answer the item's limit gives
 Resumable runs: with a ``journal`` file, every prediction row is appended to it as soon as its (batch, setting) is
 answered, and an (item, method, keep ratio) cell already there is not answered again. A run stopped by a crash or
 Ctrl-C keeps what was done; the same call again answers only what is missing (also after methods or keep ratios are
-added). The journal's first line records the settings the rows depend on; a journal of other settings is refused.
+added). The journal's first line records the settings the rows depend on, a fingerprint of the model's weights
+among them (:func:`~.journal.weights_fingerprint`: a model retrained in the same folder does not inherit the old
+one's answers); a journal of other settings is refused.
 
 Nothing here prints; :mod:`headrouter.cli` and :mod:`headrouter.evaluation.report` format the results.
 """
@@ -58,7 +60,7 @@ from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
 from headrouter.evaluation.arguments import MethodRun, check_arguments, method_runs, method_specs, ratios
-from headrouter.evaluation.journal import Journal
+from headrouter.evaluation.journal import FINGERPRINT, Journal, weights_fingerprint
 from headrouter.evaluation.summary import UNPRUNED, Setting, summarize
 from headrouter.evaluation.tasks.items import Item, format_prompt, judge, read_items
 from headrouter.machine import machine_info
@@ -174,6 +176,7 @@ def evaluate(
     run_settings = {
         "model_name": str(getattr(model, "name_or_path", "") or ""),
         "model_class": type(model).__name__,
+        FINGERPRINT: weights_fingerprint(generator),
         "dtype": str(generator.dtype).removeprefix("torch."),
         "prune_layer": prune_layer,
         "max_new_tokens": max_new_tokens,
@@ -250,6 +253,7 @@ def evaluate(
             "table": run_settings["table"],
             "method_settings": method_settings,
             "model_class": run_settings["model_class"],
+            FINGERPRINT: run_settings[FINGERPRINT],
             "dtype": run_settings["dtype"],
             "device": str(generator.device),
             "journal": str(journal) if journal is not None else None,
