@@ -1,0 +1,138 @@
+"""Evidence recall on the long proving ground: the share of the audio tokens holding each item's answer that every
+method keeps (headrouter.evaluation.evidence), at keep 0.3 and 0.1, per task family, with 95% bootstrap intervals.
+
+    python benchmarks/evidence_recall.py --model benchmarks/models/proving_ground_long \
+        --table benchmarks/models/proving_ground_long [--compare-table DIR] [--per-task 30]
+
+One prefill per item, method and keep ratio (no generation). ``--compare-table`` adds ``headrouter`` with a second
+table (for example the attention-weighted table of an earlier commit) as the row ``headrouter[compare]``. Every
+item's recalls are appended to ``OUT/per_item.jsonl`` as it finishes (its first line the settings): a stopped run
+continues where it stopped, and a run with other settings is refused. ``OUT/results.md`` holds the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from headrouter.adapters import load_model, load_processor
+from headrouter.evaluation.bootstrap import mean_replicates, percentile_interval, resample_indices
+from headrouter.evaluation.evidence import evidence_recall, evidence_spans
+from headrouter.evaluation.journal import weights_fingerprint
+from headrouter.evaluation.runner import load_items
+from headrouter.evaluation.tasks.items import format_prompt
+from headrouter.methods import get_method
+from headrouter.methods.headrouter import HeadRouterMethod
+from headrouter.methods.headrouter.table import HeadTable
+from headrouter.visual import kept_tokens
+
+BASELINES = ("random", "frame", "fastv", "dart", "segment")
+FAMILIES = ("acoustic", "semantic")
+
+
+def methods_for(item, table: HeadTable, compare: HeadTable | None) -> dict:
+    """The methods, by row name, for one item (oracle routing takes the item's own task type)."""
+    methods = {name: get_method(name) for name in BASELINES}
+    methods["headrouter"] = HeadRouterMethod(table=table)
+    methods["headrouter[oracle]"] = HeadRouterMethod(table=table, task=item.task_type)
+    if compare is not None:
+        methods["headrouter[compare]"] = HeadRouterMethod(table=compare)
+    return methods
+
+
+def pick(items: list, per_task: int) -> list:
+    """The first ``per_task`` items of every task, in file order."""
+    seen: dict[str, int] = {}
+    chosen = []
+    for item in items:
+        if seen.get(item.task, 0) < per_task:
+            seen[item.task] = seen.get(item.task, 0) + 1
+            chosen.append(item)
+    return chosen
+
+
+def summarize(rows: list[dict], keep: list[float]) -> str:
+    """Mean recall x 100 [95% interval] per method and (family, keep ratio), and per task at the lowest ratio."""
+    names = list(rows[0]["recall"][str(keep[0])])
+    header = "| method | " + " | ".join(f"{f} {k:g}" for f in FAMILIES for k in keep) + " |"
+    lines = [header, "|---" * (1 + 2 * len(keep)) + "|"]
+    for name in names:
+        cells = []
+        for family in FAMILIES:
+            for k in keep:
+                values = [r["recall"][str(k)][name] for r in rows if r["task_type"] == family]
+                interval = percentile_interval(mean_replicates(values, resample_indices(len(values), family)))
+                cells.append(f"{100 * np.mean(values):.1f} [{100 * interval[0]:.0f}, {100 * interval[1]:.0f}]")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    tasks = sorted({r["task"] for r in rows}, key=lambda t: [r["task"] for r in rows].index(t))
+    low = str(min(keep))
+    lines += ["", f"Per task at keep {low} (mean recall x 100):", ""]
+    lines += ["| method | " + " | ".join(tasks) + " |", "|---" * (1 + len(tasks)) + "|"]
+    for name in names:
+        cells = [f"{100 * np.mean([r['recall'][low][name] for r in rows if r['task'] == t]):.1f}" for t in tasks]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("benchmarks/models/proving_ground_long"))
+    parser.add_argument("--table", type=Path, default=Path("benchmarks/models/proving_ground_long"))
+    parser.add_argument("--compare-table", type=Path)
+    parser.add_argument("--data", type=Path, default=Path("data/long_heldout/items.jsonl"))
+    parser.add_argument("--per-task", type=int, default=30)
+    parser.add_argument("--keep", default="0.3,0.1")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/evidence_recall"))
+    args = parser.parse_args()
+    if not args.data.is_file():
+        sys.exit(f"{args.data} not found: make it with the headrouter tasks command in proving_ground_long.py")
+    keep = [float(k) for k in args.keep.split(",")]
+    items = pick(load_items(args.data), args.per_task)
+    model, processor = load_model(args.model), load_processor(args.model)
+    table = HeadTable.from_pretrained(args.table)
+    compare = HeadTable.from_pretrained(args.compare_table) if args.compare_table else None
+    settings = {
+        "model": str(args.model),
+        "model_weights": weights_fingerprint(model),
+        "table": table.meta["created"],
+        "compare_table": compare.meta["created"] if compare else None,
+        "keep": keep,
+        "items": [item.id for item in items],
+    }
+    journal = args.out / "per_item.jsonl"
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    if journal.is_file():
+        lines = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+        if lines[0]["settings"] != settings:
+            sys.exit(f"{journal} holds another run's recalls: give another --out or remove the file")
+        rows = lines[1:]
+    else:
+        journal.write_text(json.dumps({"settings": settings}) + "\n")
+    done = {row["id"] for row in rows}
+    with journal.open("a") as out:
+        for item in tqdm([i for i in items if i.id not in done], desc="evidence recall", unit="item"):
+            methods = methods_for(item, table, compare)
+            spans = evidence_spans(item)
+            row = {"id": item.id, "task": item.task, "task_type": item.task_type, "recall": {}}
+            for k in keep:
+                kept = kept_tokens(model, processor, item.audio, format_prompt(item), list(methods.values()), k)
+                row["recall"][str(k)] = dict(zip(methods, evidence_recall(kept, spans), strict=True))
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            rows.append(row)
+    text = (
+        f"Evidence recall x 100 [95% bootstrap interval], {len(rows)} held-out long items ({args.per_task} per task); "
+        "random keeps the keep ratio in expectation.\n\n" + summarize(rows, keep)
+    )
+    (args.out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
