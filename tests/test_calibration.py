@@ -18,7 +18,7 @@ from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni import loading, tiny
 from headrouter.evaluation.tasks.items import Item, write_items
 from headrouter.methods.headrouter import stats
-from headrouter.methods.headrouter.calibration import CalibrationSample, load_samples
+from headrouter.methods.headrouter.samples import CalibrationSample, load_samples
 
 RATE = tiny.SAMPLE_RATE
 

@@ -26,7 +26,7 @@ from headrouter.adapters.qwen2_audio import tiny as qwen2_audio
 from headrouter.adapters.qwen3_omni_moe import tiny as qwen3_omni_moe
 from headrouter.adapters.voxtral import tiny as voxtral
 from headrouter.evaluation.tasks import generate
-from headrouter.methods.headrouter.calibration import load_samples
+from headrouter.methods.headrouter.samples import load_samples
 
 METHODS = ("fastv", "headrouter")
 KEEP = (0.5, 0.3)

@@ -15,7 +15,8 @@ from headrouter.adapters.chat_inputs import processor_inputs
 from headrouter.adapters.qwen2_5_omni import loading, tiny
 from headrouter.methods import ScoringContext, ScoringMethod
 from headrouter.methods.headrouter import stats
-from headrouter.methods.headrouter.calibration import CalibrationSample, sparse_weights
+from headrouter.methods.headrouter.calibration import CalibrationSample
+from headrouter.methods.headrouter.stats import sparse_weights
 
 RATE = tiny.SAMPLE_RATE
 

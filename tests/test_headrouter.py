@@ -15,7 +15,8 @@ from headrouter import get_method
 from headrouter.adapters import adapter_for
 from headrouter.adapters.qwen2_5_omni import tiny
 from headrouter.methods.headrouter import stats
-from headrouter.methods.headrouter.calibration import HeadStatistics, sparse_weights
+from headrouter.methods.headrouter.calibration import HeadStatistics
+from headrouter.methods.headrouter.stats import sparse_weights
 from headrouter.methods.headrouter.table import HeadTable, config_hash
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "CalibrationSample": "methods.headrouter.calibration",
+    "CalibrationSample": "methods.headrouter.samples",
     "HeadTable": "methods.headrouter.table",
     "ModelAdapter": "adapters",
     "Pruner": "engine.pruner",
@@ -32,7 +32,7 @@ _EXPORTS = {
     "load_model": "adapters",
     "load_processor": "adapters",
     "kept_tokens": "visual",
-    "load_samples": "methods.headrouter.calibration",
+    "load_samples": "methods.headrouter.samples",
     "processor_inputs": "adapters.chat_inputs",
     "plot_kept": "visual",
     "pruning": "api",
@@ -82,6 +82,7 @@ if TYPE_CHECKING:  # the names above, for type checkers and editors
     from headrouter.config import PruningConfig  # noqa: F401
     from headrouter.engine.pruner import Pruner, SampleRecord  # noqa: F401
     from headrouter.methods import ScoringContext, ScoringMethod, available_methods, get_method, register_method  # noqa: F401
-    from headrouter.methods.headrouter.calibration import CalibrationSample, calibrate, load_samples  # noqa: F401
+    from headrouter.methods.headrouter.calibration import calibrate  # noqa: F401
+    from headrouter.methods.headrouter.samples import CalibrationSample, load_samples  # noqa: F401
     from headrouter.methods.headrouter.table import HeadTable  # noqa: F401
     from headrouter.visual import kept_tokens, plot_kept  # noqa: F401

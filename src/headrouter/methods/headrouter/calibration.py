@@ -10,13 +10,9 @@ router can compare with each task type's.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -26,6 +22,7 @@ from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_PRUNE_LAYER
 from headrouter.engine.capture import attention_rows, query_positions
 from headrouter.methods.headrouter import fidelity, stats
+from headrouter.methods.headrouter.samples import CalibrationSample, check_tasks
 from headrouter.methods.headrouter.table import HeadTable
 
 logger = logging.getLogger("headrouter")
@@ -33,66 +30,6 @@ logger = logging.getLogger("headrouter")
 DEFAULT_TASKS = ("semantic", "acoustic")
 """The task types :func:`calibrate` declares by default (like its ``tasks=``, the name says tasks, the values are
 task types)."""
-
-
-@dataclass
-class CalibrationSample:
-    """One calibration item: audio (a file path, or an array with its ``sampling_rate``), a prompt, and in ``task``
-    its task *type* (``semantic``, ``acoustic``, ...: a key of the table, not an item's task like ``pitch_class``)."""
-
-    audio: str | Path | np.ndarray
-    prompt: str
-    task: str
-    sampling_rate: int | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.audio) if not isinstance(self.audio, np.ndarray) else f"<array of {self.audio.size} samples>"
-
-
-def load_samples(path: str | Path) -> list[CalibrationSample]:
-    """Read a JSON-lines file of ``{"audio": PATH, "prompt": TEXT, "task": TYPE}``, or of evaluation items
-    (``evaluation.tasks.items``: the prompt is ``format_prompt(item)``, exactly what evaluation sends, and the
-    task is the item's ``task_type``), so the same items format serves calibration and evaluation. Relative audio
-    paths are taken relative to the file's folder."""
-    from headrouter.evaluation.tasks.items import Item, format_prompt
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"calibration data file {path} not found")
-    samples = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            if isinstance(data, dict) and "question" in data:
-                item = Item(**data)
-                audio, prompt, task_type = Path(item.audio), format_prompt(item), item.task_type
-            else:
-                audio, prompt, task_type = Path(data["audio"]), data["prompt"], data["task"]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise ValueError(
-                f"{path}:{number}: expected a JSON object with audio, prompt and task, or an evaluation item ({error})"
-            ) from error
-        samples.append(CalibrationSample(audio if audio.is_absolute() else path.parent / audio, prompt, task_type))
-    return samples
-
-
-def check_tasks(samples: Sequence[CalibrationSample], tasks: Sequence[str]) -> None:
-    """``ValueError`` unless ``tasks`` are distinct, every sample's task type is one of them and each of them has a
-    sample: the checks :func:`calibrate` makes before any model work, for callers that can make them before loading
-    the model."""
-    if not samples:
-        raise ValueError("samples is empty: calibration needs at least one sample per task type")
-    if len(set(tasks)) != len(tasks):
-        raise ValueError(f"tasks must not repeat, got {list(tasks)}")
-    unknown = sorted({str(s.task) for s in samples} - set(tasks))
-    if unknown:
-        raise ValueError(f"samples have task types {unknown} not in tasks={list(tasks)}")
-    missing = [t for t in tasks if not any(s.task == t for s in samples)]
-    if missing:
-        raise ValueError(f"no calibration sample of task type {missing}; each of {list(tasks)} needs at least one")
 
 
 class HeadStatistics:
@@ -181,7 +118,9 @@ class HeadStatistics:
             text["text_examples"] = torch.stack([features for _, features in self._text_examples])
             text["text_example_types"] = torch.tensor([list(task_types).index(t) for t, _ in self._text_examples])
         return HeadTable(
-            weights={t: sparse_weights(self._importance[t] / self.counts[t], coverage).float() for t in task_types},
+            weights={
+                t: stats.sparse_weights(self._importance[t] / self.counts[t], coverage).float() for t in task_types
+            },
             profiles=profiles,
             mass={t: p[:, :heads] for t, p in profiles.items()},
             selectivity={t: p[:, heads:] for t, p in profiles.items()},
@@ -197,22 +136,6 @@ def _mean_std(sums: torch.Tensor, squares: torch.Tensor, count: int) -> tuple[to
     """Mean and standard deviation (floored at 1e-6, so standardising never divides by 0) from running sums."""
     mean = sums / count
     return mean, (squares / count - mean**2).clamp_min(0).sqrt().clamp_min(1e-6)
-
-
-def sparse_weights(importance: torch.Tensor, coverage: float) -> torch.Tensor:
-    """Per layer, keep the fewest heads holding ``coverage`` of the layer's total importance; renormalise to sum 1.
-
-    A layer with no importance at all gets uniform weights.
-    """
-    values, order = importance.sort(dim=-1, descending=True)
-    total = values.sum(-1, keepdim=True)
-    before = values.cumsum(-1) - values  # importance of the heads ranked above
-    keep_sorted = before < coverage * total
-    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
-    weights = importance * keep
-    norm = weights.sum(-1, keepdim=True)
-    uniform = torch.full_like(importance, 1.0 / importance.shape[-1])
-    return torch.where(norm > 0, weights / norm.clamp_min(1e-300), uniform)
 
 
 class _Profiler:
@@ -304,7 +227,7 @@ def calibrate(
     check_tasks(samples, tasks)
     _check_settings(bins, coverage)
     adapter = adapter_for(model)
-    _check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers)
+    fidelity.check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers)
     rate = adapter.sampling_rate(processor)
     failed: list[str] = []
 
@@ -340,7 +263,9 @@ def calibrate(
     table = _table(adapter, statistics, tasks, coverage, len(failed), settings)
     if weighting == "fidelity":
         inputs = ((_on_model(adapter, batch), task_type) for batch, task_type in prepared("head fidelity"))
-        table = _reweigh(adapter, table, inputs, fidelity_layers, fidelity_keep_ratios, coverage, progress=False)
+        table = fidelity.reweigh(
+            adapter, table, inputs, fidelity_layers, fidelity_keep_ratios, coverage, progress=False
+        )
     return table
 
 
@@ -361,7 +286,7 @@ def calibrate_inputs(
     tasks = list(tasks)
     _check_settings(bins, coverage)
     adapter = adapter_for(model)
-    _check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers)
+    fidelity.check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers)
     pairs = list(inputs)
     unknown = sorted({task for _, task in pairs} - set(tasks))
     missing = [t for t in tasks if t not in {task for _, task in pairs}]
@@ -372,7 +297,9 @@ def calibrate_inputs(
     table = _table(adapter, statistics, tasks, coverage, 0, settings)
     if weighting == "fidelity":
         on_model = [(_on_model(adapter, batch), task_type) for batch, task_type in pairs]
-        table = _reweigh(adapter, table, on_model, fidelity_layers, fidelity_keep_ratios, coverage, progress=True)
+        table = fidelity.reweigh(
+            adapter, table, on_model, fidelity_layers, fidelity_keep_ratios, coverage, progress=True
+        )
     return table
 
 
@@ -381,13 +308,6 @@ def _check_settings(bins: int, coverage: float) -> None:
         raise ValueError(f"coverage must be in (0, 1], got {coverage}")
     if not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive int, got {bins!r}")
-
-
-def _check_weighting(weighting: str, layers: Sequence[int], keep_ratios: Sequence[float], num_layers: int) -> None:
-    if weighting not in fidelity.WEIGHTINGS:
-        raise ValueError(f"weighting must be one of {list(fidelity.WEIGHTINGS)}, got {weighting!r}")
-    if weighting == "fidelity":
-        fidelity.check_fidelity(layers, keep_ratios, num_layers)
 
 
 def _on_model(adapter: ModelAdapter, batch: Mapping) -> dict:
@@ -399,32 +319,6 @@ def _on_model(adapter: ModelAdapter, batch: Mapping) -> dict:
         else v
         for k, v in batch.items()
     }
-
-
-def _reweigh(
-    adapter: ModelAdapter,
-    table: HeadTable,
-    inputs: Iterable[tuple[Mapping, str]],
-    layers: Sequence[int],
-    keep_ratios: Sequence[float],
-    coverage: float,
-    progress: bool,
-) -> HeadTable:
-    """``table`` with the weights of ``layers`` from each head's fidelity gain (:mod:`.fidelity`), the gains and
-    the settings recorded in its metadata (``meta["fidelity"]``)."""
-    gains = fidelity.head_gains(adapter, inputs, table, layers, keep_ratios, progress=progress)
-    weights = {task_type: tensor.clone() for task_type, tensor in table.weights.items()}
-    for task_type, per_layer in gains.items():
-        for layer, gain in per_layer.items():
-            weights[task_type][layer] = sparse_weights(gain.clamp_min(0), coverage).float()
-            logger.info("fidelity gains, %s, layer %d: %s", task_type, layer, [round(g, 4) for g in gain.tolist()])
-    meta = dict(table.meta)
-    meta["fidelity"] = {
-        "layers": list(layers),
-        "keep_ratios": list(keep_ratios),
-        "gains": {t: {str(layer): gain.tolist() for layer, gain in per.items()} for t, per in gains.items()},
-    }
-    return replace(table, weights=weights, meta=meta)
 
 
 def _profile(adapter: ModelAdapter, inputs: Iterable[tuple[Mapping, str]], bins: int) -> HeadStatistics:

@@ -7,7 +7,7 @@ tokens are pruned at layer ``l + 1`` keeping the ones head ``h`` alone ranks hig
 position-debiased as HeadRouter scores), and the pruned model's next-token distribution at the end of the prompt is
 compared with the unpruned one (KL divergence). A head's *gain* is how much lower its divergence is than that of a
 random choice of the same number of tokens, averaged over the keep ratios and over the task type's samples; heads
-with no gain get weight 0 and the rest are weighted by their gain (:func:`~.calibration.sparse_weights`).
+with no gain get weight 0 and the rest are weighted by their gain (:func:`~.stats.sparse_weights`).
 
 No labels are needed: the target is the model's own unpruned prediction, the quantity the paper's "percent of
 unpruned" measures. It costs ``1 + len(keep_ratios) * (heads * len(layers) + 1)`` forward passes per sample.
@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from headrouter.adapters import ModelAdapter
 from headrouter.api import pruning
+from headrouter.methods.headrouter import stats
 from headrouter.methods.headrouter.method import HeadRouterMethod
 from headrouter.methods.headrouter.table import HeadTable
 from headrouter.methods.random import RandomSelection
@@ -50,6 +51,14 @@ def check_fidelity(layers: Sequence[int], keep_ratios: Sequence[float], num_laye
         )
     if not keep_ratios or not all(isinstance(r, (int, float)) and 0 < r < 1 for r in keep_ratios):
         raise ValueError(f"fidelity_keep_ratios must be a non-empty list of ratios in (0, 1), got {keep_ratios}")
+
+
+def check_weighting(weighting: str, layers: Sequence[int], keep_ratios: Sequence[float], num_layers: int) -> None:
+    """``ValueError`` unless ``weighting`` is known and, for ``"fidelity"``, its layers and ratios are valid."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {list(WEIGHTINGS)}, got {weighting!r}")
+    if weighting == "fidelity":
+        check_fidelity(layers, keep_ratios, num_layers)
 
 
 def single_head(table: HeadTable, layer: int, head: int) -> HeadTable:
@@ -115,3 +124,29 @@ def _divergence(forward, batch: Mapping, reference: torch.Tensor, prune_layer: i
     with pruning(forward, ratio, prune_layer=prune_layer, method=scorer):
         pruned = _log_probs(forward, batch)
     return float((reference.exp() * (reference - pruned)).sum())
+
+
+def reweigh(
+    adapter: ModelAdapter,
+    table: HeadTable,
+    inputs: Iterable[tuple[Mapping, str]],
+    layers: Sequence[int],
+    keep_ratios: Sequence[float],
+    coverage: float,
+    progress: bool,
+) -> HeadTable:
+    """``table`` with the weights of ``layers`` from each head's gain (:func:`head_gains`), the gains and
+    the settings recorded in its metadata (``meta["fidelity"]``)."""
+    gains = head_gains(adapter, inputs, table, layers, keep_ratios, progress=progress)
+    weights = {task_type: tensor.clone() for task_type, tensor in table.weights.items()}
+    for task_type, per_layer in gains.items():
+        for layer, gain in per_layer.items():
+            weights[task_type][layer] = stats.sparse_weights(gain.clamp_min(0), coverage).float()
+            logger.info("fidelity gains, %s, layer %d: %s", task_type, layer, [round(g, 4) for g in gain.tolist()])
+    meta = dict(table.meta)
+    meta["fidelity"] = {
+        "layers": list(layers),
+        "keep_ratios": list(keep_ratios),
+        "gains": {t: {str(layer): gain.tolist() for layer, gain in per.items()} for t, per in gains.items()},
+    }
+    return replace(table, weights=weights, meta=meta)

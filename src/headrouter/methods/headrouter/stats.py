@@ -87,3 +87,19 @@ def positional_profile(rows: torch.Tensor, audio_mask: torch.Tensor, bins: int) 
     sums = torch.einsum("bhl,blk->hk", scaled, one_hot)
     counts = one_hot.sum(dim=(0, 1))
     return sums, counts
+
+
+def sparse_weights(importance: torch.Tensor, coverage: float) -> torch.Tensor:
+    """Per layer, keep the fewest heads holding ``coverage`` of the layer's total importance; renormalise to sum 1.
+
+    A layer with no importance at all gets uniform weights.
+    """
+    values, order = importance.sort(dim=-1, descending=True)
+    total = values.sum(-1, keepdim=True)
+    before = values.cumsum(-1) - values  # importance of the heads ranked above
+    keep_sorted = before < coverage * total
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    weights = importance * keep
+    norm = weights.sum(-1, keepdim=True)
+    uniform = torch.full_like(importance, 1.0 / importance.shape[-1])
+    return torch.where(norm > 0, weights / norm.clamp_min(1e-300), uniform)
