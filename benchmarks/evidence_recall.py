@@ -69,7 +69,7 @@ def summarize(rows: list[dict], keep: list[float]) -> str:
                 interval = percentile_interval(mean_replicates(values, resample_indices(len(values), family)))
                 cells.append(f"{100 * np.mean(values):.1f} [{100 * interval[0]:.0f}, {100 * interval[1]:.0f}]")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    tasks = sorted({r["task"] for r in rows}, key=lambda t: [r["task"] for r in rows].index(t))
+    tasks = list(dict.fromkeys(r["task"] for r in rows))  # in file order
     low = str(min(keep))
     lines += ["", f"Per task at keep {low} (mean recall x 100):", ""]
     lines += ["| method | " + " | ".join(tasks) + " |", "|---" * (1 + len(tasks)) + "|"]

@@ -80,7 +80,6 @@ def head_gains(
     keep_ratios: Sequence[float] = DEFAULT_KEEP_RATIOS,
     *,
     seed: int = 0,
-    total: int | None = None,
     progress: bool = True,
 ) -> dict[str, dict[int, torch.Tensor]]:
     """Per task type and measured layer, ``(H,)`` mean gain of each head over a random choice (in nats of KL).
@@ -97,12 +96,13 @@ def head_gains(
         layer: [HeadRouterMethod(table=single_head(table, layer, h), task=table.tasks[0]) for h in range(num_heads)]
         for layer in layers
     }
-    for batch, task_type in tqdm(inputs, desc="head fidelity", unit="sample", total=total, disable=not progress):
+    chance = RandomSelection(seed=seed)
+    for batch, task_type in tqdm(inputs, desc="head fidelity", unit="sample", disable=not progress):
         reference = _log_probs(forward, batch)
         gains = sums.setdefault(task_type, {layer: torch.zeros(num_heads, dtype=torch.float64) for layer in layers})
         for layer in layers:
             for ratio in keep_ratios:
-                floor = _divergence(forward, batch, reference, layer + 1, ratio, RandomSelection(seed=seed))
+                floor = _divergence(forward, batch, reference, layer + 1, ratio, chance)
                 for head, scorer in enumerate(scorers[layer]):
                     gains[layer][head] += floor - _divergence(forward, batch, reference, layer + 1, ratio, scorer)
         counts[task_type] = counts.get(task_type, 0) + 1
