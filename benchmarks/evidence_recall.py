@@ -2,10 +2,12 @@
 method keeps (headrouter.evaluation.evidence), at keep 0.3 and 0.1, per task family, with 95% bootstrap intervals.
 
     python benchmarks/evidence_recall.py --model benchmarks/models/proving_ground_long \
-        --table benchmarks/models/proving_ground_long [--compare-table DIR] [--per-task 30]
+        --table benchmarks/models/proving_ground_long [--compare-table DIR] [--per-task 30] [--methods SPECS]
 
-One prefill per item, method and keep ratio (no generation). ``--compare-table`` adds ``headrouter`` with a second
-table (for example the attention-weighted table of an earlier commit) as the row ``headrouter[compare]``. Every
+One prefill per item, method and keep ratio (no generation). ``--methods`` takes method specs as ``headrouter eval``
+does (``headrouter[diversity=0.5]``, ``headrouter[oracle]``; the table goes to every method that uses one); default:
+the baselines, headrouter and headrouter[oracle]. ``--compare-table`` adds ``headrouter`` with a second table (for
+example the attention-weighted table of an earlier commit) as the row ``headrouter[compare]``. Every
 item's recalls are appended to ``OUT/per_item.jsonl`` as it finishes (its first line the settings): a stopped run
 continues where it stopped, and a run with other settings is refused. ``OUT/results.md`` holds the tables.
 """
@@ -21,25 +23,27 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from headrouter.adapters import load_model, load_processor
+from headrouter.evaluation.arguments import method_runs, method_specs
 from headrouter.evaluation.bootstrap import mean_replicates, percentile_interval, resample_indices
 from headrouter.evaluation.evidence import evidence_recall, evidence_spans
 from headrouter.evaluation.journal import weights_fingerprint
 from headrouter.evaluation.runner import load_items
 from headrouter.evaluation.tasks.items import format_prompt
-from headrouter.methods import get_method
+from headrouter.methods.base import split_specs
 from headrouter.methods.headrouter import HeadRouterMethod
 from headrouter.methods.headrouter.table import HeadTable
 from headrouter.visual import kept_tokens
 
-BASELINES = ("random", "frame", "fastv", "dart", "segment")
+METHODS = "random,frame,fastv,dart,segment,headrouter,headrouter[oracle]"
 FAMILIES = ("acoustic", "semantic")
 
 
-def methods_for(item, table: HeadTable, compare: HeadTable | None) -> dict:
+def methods_for(item, runs: dict, table: HeadTable, compare: HeadTable | None) -> dict:
     """The methods, by row name, for one item (oracle routing takes the item's own task type)."""
-    methods = {name: get_method(name) for name in BASELINES}
-    methods["headrouter"] = HeadRouterMethod(table=table)
-    methods["headrouter[oracle]"] = HeadRouterMethod(table=table, task=item.task_type)
+    methods = {}
+    for spec, run in runs.items():
+        [(_, method)] = run.groups([item])
+        methods[spec] = method.with_table(table) if method.uses_table else method
     if compare is not None:
         methods["headrouter[compare]"] = HeadRouterMethod(table=compare)
     return methods
@@ -86,12 +90,15 @@ def main() -> None:
     parser.add_argument("--compare-table", type=Path)
     parser.add_argument("--data", type=Path, default=Path("data/long_heldout/items.jsonl"))
     parser.add_argument("--per-task", type=int, default=30)
+    parser.add_argument("--methods", default=METHODS, help=f"method specs, comma-separated (default {METHODS})")
     parser.add_argument("--keep", default="0.3,0.1")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/evidence_recall"))
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"{args.data} not found: make it with the headrouter tasks command in proving_ground_long.py")
     keep = [float(k) for k in args.keep.split(",")]
+    specs = method_specs(split_specs(args.methods))
+    runs, _ = method_runs(specs)
     items = pick(load_items(args.data), args.per_task)
     model, processor = load_model(args.model), load_processor(args.model)
     table = HeadTable.from_pretrained(args.table)
@@ -103,13 +110,15 @@ def main() -> None:
         "compare_table": compare.meta["created"] if compare else None,
         "keep": keep,
         "items": [item.id for item in items],
+        "methods": specs,
     }
     journal = args.out / "per_item.jsonl"
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     if journal.is_file():
         lines = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-        if lines[0]["settings"] != settings:
+        earlier = {"methods": split_specs(METHODS)} | lines[0]["settings"]  # journals from before --methods
+        if earlier != settings:
             sys.exit(f"{journal} holds another run's recalls: give another --out or remove the file")
         rows = lines[1:]
     else:
@@ -117,7 +126,7 @@ def main() -> None:
     done = {row["id"] for row in rows}
     with journal.open("a") as out:
         for item in tqdm([i for i in items if i.id not in done], desc="evidence recall", unit="item"):
-            methods = methods_for(item, table, compare)
+            methods = methods_for(item, runs, table, compare)
             spans = evidence_spans(item)
             row = {"id": item.id, "task": item.task, "task_type": item.task_type, "recall": {}}
             for k in keep:

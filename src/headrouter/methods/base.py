@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import torch
 
 from headrouter.engine.selection import top_k_audio
+from headrouter.methods.diversity import check_diversity, diverse_top_k
 from headrouter.methods.smoothing import check_cutoff, smooth_scores
 
 if TYPE_CHECKING:
     from headrouter.methods.headrouter.table import HeadTable
+
+TOP_K_SETTINGS = ("smooth", "diversity")
+"""The settings every method takes that change how the top-k of its scores is taken (:class:`ScoringMethod`)."""
 
 
 @dataclass
@@ -54,24 +58,33 @@ class ScoringContext:
         return q - 1 - self.query_mask.flip(-1).long().argmax(-1)
 
 
-class _Smooth:
-    """The ``smooth`` setting of every method (a data descriptor, so that it is checked on every assignment,
-    ``dataclasses.replace`` included): None (off, the default) or the fraction of the score spectrum kept; only a
-    method whose choice is the top-k of its :meth:`~ScoringMethod.score` takes one."""
+class _TopKSetting:
+    """A setting of every method that changes how the top-k of its scores is taken (``smooth``, ``diversity``): a data
+    descriptor, so that it is checked on every assignment, ``dataclasses.replace`` included. None (off) by default;
+    only a method whose choice is the top-k of its :meth:`~ScoringMethod.score` takes another value."""
+
+    def __init__(self, check: Callable[[object], float | None], inner_hint: bool) -> None:
+        self.check = check
+        self.inner_hint = inner_hint
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
     def __get__(self, method: ScoringMethod | None, owner: type | None = None) -> float | None:
-        return None if method is None else method.__dict__.get("_smooth")
+        return None if method is None else method.__dict__.get(f"_{self.name}")
 
-    def __set__(self, method: ScoringMethod, cutoff: float | None) -> None:
-        cutoff = check_cutoff(cutoff)
+    def __set__(self, method: ScoringMethod, value: float | None) -> None:
+        value = self.check(value)
         cls = type(method)
-        if cutoff is not None and (cls.score is ScoringMethod.score or cls.select is not ScoringMethod.select):
-            hint = " (give it to its inner method, e.g. inner=fastv[smooth=0.25])" if hasattr(cls, "inner") else ""
+        if value is not None and (cls.score is ScoringMethod.score or cls.select is not ScoringMethod.select):
+            hint = ""
+            if self.inner_hint and hasattr(cls, "inner"):
+                hint = f" (give it to its inner method, e.g. inner=fastv[{self.name}=0.25])"
             raise ValueError(
-                f"smooth applies to methods that keep the top-k of their token scores; {cls.name!r} selects its "
+                f"{self.name} applies to methods that keep the top-k of their token scores; {cls.name!r} selects its "
                 f"tokens otherwise{hint}"
             )
-        method.__dict__["_smooth"] = cutoff
+        method.__dict__[f"_{self.name}"] = value
 
 
 @dataclass(eq=False, repr=False)
@@ -86,12 +99,15 @@ class ScoringMethod:
     layers K-n..K-1 arrive in ``ctx.layer_attention``, layer K-1's also in ``ctx.attention``.
 
     A method's settings are its dataclass fields (:meth:`settings`); :meth:`config` and ``repr`` are derived from
-    them, so a method writes neither by hand. Every method also takes the keyword ``smooth`` (:mod:`.smoothing`:
-    the scores low-passed along time before the top-k; None, off, by default), listed in its settings only when on.
+    them, so a method writes neither by hand. Every method also takes the keywords ``smooth`` (:mod:`.smoothing`:
+    the scores low-passed along time before the top-k) and ``diversity`` (:mod:`.diversity`: the top-k taken greedily,
+    each pick discounted by its likeness to those before it), None (off) by default, listed in its settings only when
+    on.
     """
 
     _: KW_ONLY
-    smooth: float | None = _Smooth()
+    smooth: float | None = _TopKSetting(check_cutoff, inner_hint=True)
+    diversity: float | None = _TopKSetting(check_diversity, inner_hint=False)
 
     name: ClassVar[str] = ""
     queries: ClassVar[Literal["last", "after_audio"] | None] = None
@@ -116,7 +132,9 @@ class ScoringMethod:
         finite = torch.isfinite(scores) | ~ctx.audio_mask
         if not bool(finite.all()):
             raise RuntimeError(f"method {self.name!r} produced non-finite scores for audio tokens")
-        return top_k_audio(scores, ctx.audio_mask, counts)
+        if self.diversity is None:
+            return top_k_audio(scores, ctx.audio_mask, counts)
+        return diverse_top_k(scores, ctx.audio_mask, counts, ctx.hidden_states, self.diversity)
 
     def smoothed_score(self, ctx: ScoringContext) -> torch.Tensor:
         """:meth:`score`, low-passed along time where ``smooth`` is on (:func:`.smoothing.smooth_scores`): the scores
@@ -129,12 +147,12 @@ class ScoringMethod:
 
     def settings(self) -> dict[str, Any]:
         """The settings as held, by name: every init field of a dataclass method, in order (none for other
-        methods), then ``smooth`` where it is on. ``get_method(self.name, **self.settings())`` makes an equal
-        method."""
+        methods), then ``smooth`` and ``diversity`` where they are on. ``get_method(self.name, **self.settings())``
+        makes an equal method."""
         if not is_dataclass(self):
             return {}
-        own = {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name != "smooth"}
-        return own | ({"smooth": self.smooth} if self.smooth is not None else {})
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name not in TOP_K_SETTINGS}
+        return own | {name: getattr(self, name) for name in TOP_K_SETTINGS if getattr(self, name) is not None}
 
     def config(self) -> dict:
         """``name`` and the settings as plain data (:func:`config_value`: a nested method as its own config, a head
@@ -222,7 +240,7 @@ def get_method(method: str | ScoringMethod, **kwargs) -> ScoringMethod:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(available_methods())}")
     cls = _REGISTRY[method]
     settings = _setting_names(cls)
-    unknown = sorted(set(kwargs) - set(settings) - {"smooth"}) if settings is not None else []
+    unknown = sorted(set(kwargs) - set(settings) - set(TOP_K_SETTINGS)) if settings is not None else []
     if unknown:
         takes = f"{method} takes: {', '.join(settings)}" if settings else f"{method} takes no settings"
         raise TypeError(f"unknown setting(s) {', '.join(unknown)} for method {method!r}; {takes}")
@@ -302,10 +320,10 @@ def _spec_value(text: str) -> Any:
 
 
 def _setting_names(cls: type[ScoringMethod]) -> list[str] | None:
-    """The keyword settings a method class takes (a dataclass method's init fields), in order, less ``smooth``, which
-    every method takes; None if it takes any keyword (``**kwargs``)."""
+    """The keyword settings a method class takes (a dataclass method's init fields), in order, less ``smooth`` and
+    ``diversity``, which every method takes; None if it takes any keyword (``**kwargs``)."""
     parameters = inspect.signature(cls).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return None
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [p.name for p in parameters if p.kind in kinds and p.name != "smooth"]
+    return [p.name for p in parameters if p.kind in kinds and p.name not in TOP_K_SETTINGS]

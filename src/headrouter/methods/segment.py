@@ -39,7 +39,8 @@ class SegmentTopK(ScoringMethod):
     (:func:`~headrouter.methods.base.parse_spec`: ``"headrouter[smooth=0.25]"``), or a method config dict
     (:func:`~headrouter.methods.base.method_from_config`); default ``"fastv"``, the last prompt token's attention
     at layer K-1, mean over heads. The engine captures what ``inner`` needs, and ``inner`` reports what it reports;
-    ``inner``'s own ``smooth`` smooths the scores segments rank.
+    ``inner``'s own ``smooth`` smooths the scores segments rank; its ``diversity`` is refused (segments take plain
+    top-k).
     """
 
     name = "segment"
@@ -64,6 +65,11 @@ class SegmentTopK(ScoringMethod):
             raise ValueError("inner must be another method than 'segment'")
         if type(self.inner).score is ScoringMethod.score:
             raise ValueError(f"inner must be a method that scores tokens; {self.inner.name!r} only selects them")
+        if self.inner.diversity is not None:
+            raise ValueError(
+                "inner must not set diversity: segment keeps each segment's best tokens by the inner method's scores, "
+                "not by its own selection"
+            )
         # what the engine captures, whether a table is taken and what is reported are the inner method's
         self.queries = self.inner.queries
         self.capture_layers = self.inner.capture_layers
