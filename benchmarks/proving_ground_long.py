@@ -7,8 +7,9 @@ with bootstrap intervals, oracle routing, and the ablations of issue 14; the pro
 Two grids, each one ``headrouter eval`` (greedy answers, the items' own scoring, results.md/json with 95% bootstrap
 intervals over items):
 
-- ``main``: random, frame, fastv, dart, segment, headrouter (routed on the head-behaviour vector, the paper's router)
-  and headrouter[oracle] (each item's own task type: no routing error) at keep 0.7, 0.5, 0.3, 0.1;
+- ``main``: random, frame, fastv, dart, segment, headrouter (routed on the head-behaviour vector, the paper's router),
+  headrouter[oracle] (each item's own task type: no routing error), and headrouter and fastv with diverse selection
+  (``diversity=0.95``, the weight chosen on the calibration items' evidence recall) at keep 0.7, 0.5, 0.3, 0.1;
 - ``ablations``: at keep 0.3, headrouter routed on the head-behaviour vector (the default, named: a main grid run
   with an older default compares with it), on the instruction text (to the nearest calibration instruction, and
   to each task type's mean instruction), on both, with spectral score smoothing, with uniform head weights, with the
@@ -37,7 +38,8 @@ import numpy as np
 from headrouter.evaluation.bootstrap import mean_replicates, percentile_interval, resample_indices
 from headrouter.methods.base import split_specs
 
-MAIN = "random,frame,fastv,dart,segment,headrouter,headrouter[oracle]"
+DIVERSE = "headrouter[diversity=0.95]"
+MAIN = f"random,frame,fastv,dart,segment,headrouter,headrouter[oracle],{DIVERSE},fastv[diversity=0.95]"
 ABLATIONS = (
     "headrouter[route_on=behaviour],headrouter[route_on=text],headrouter[route_on=text,text_match=mean],"
     "headrouter[route_on=both],"
@@ -172,17 +174,18 @@ def summarize(out: Path) -> str:
         for title, cell in (("Score x 100", _score), ("Percent of unpruned", _cell)):
             lines += ["", f"## {title}, {family} [95% interval]", ""]
             lines += ["| method | " + " | ".join(f"keep {k}" for k in keeps) + " |", "|---" * (len(keeps) + 1) + "|"]
-            for method in (*BASELINES, "headrouter", "headrouter[oracle]"):
+            for method in split_specs(MAIN):
                 lines.append(f"| {method} | " + " | ".join(cell(rows.get((family, method, k))) for k in keeps) + " |")
-    lines += ["", "## HeadRouter minus each baseline (points of the family score, paired 95% interval)", ""]
-    lines += ["| family | baseline | " + " | ".join(f"keep {k}" for k in keeps[1:]) + " |", "|---" * 5 + "|"]
-    for family in FAMILIES:
-        for baseline in BASELINES:
-            cells = []
-            for k in keeps[1:]:
-                lead, interval = paired_lead(predictions, family, "headrouter", baseline, k)
-                cells.append(f"{lead:+.1f}{_interval(interval, sign='+')}")
-            lines.append(f"| {family} | {baseline} | " + " | ".join(cells) + " |")
+    for method in ("headrouter", DIVERSE):
+        lines += ["", f"## {method} minus each baseline (points of the family score, paired 95% interval)", ""]
+        lines += ["| family | baseline | " + " | ".join(f"keep {k}" for k in keeps[1:]) + " |", "|---" * 5 + "|"]
+        for family in FAMILIES:
+            for baseline in BASELINES:
+                cells = []
+                for k in keeps[1:]:
+                    lead, interval = paired_lead(predictions, family, method, baseline, k)
+                    cells.append(f"{lead:+.1f}{_interval(interval, sign='+')}")
+                lines.append(f"| {family} | {baseline} | " + " | ".join(cells) + " |")
     lines += ["", "## Routing: percent of items routed to their own task type (keep 0.3)", ""]
     lines += ["| router | " + " | ".join(FAMILIES) + " | overall |", "|---" * 4 + "|"]
     overall = {
