@@ -136,8 +136,8 @@ def main() -> None:
             out.flush()
             rows.append(row)
     text = (
-        f"Evidence recall x 100 [95% bootstrap interval], {len(rows)} held-out long items ({args.per_task} per task); "
-        "random keeps the keep ratio in expectation.\n\n" + summarize(rows, keep)
+        f"Evidence recall x 100 [95% bootstrap interval], {len(rows)} long items of {args.data} "
+        f"({args.per_task} per task); random keeps the keep ratio in expectation.\n\n" + summarize(rows, keep)
     )
     (args.out / "results.md").write_text(text)
     print(text)

@@ -14,7 +14,7 @@ intervals over items):
   with an older default compares with it), on the instruction text (to the nearest calibration instruction, and
   to each task type's mean instruction), on both, with spectral score smoothing, with uniform head weights, with the
   heads of both layers below K = 2 (``layers=2``), and segment-wise selection with headrouter inside (one keep
-  ratio: about 12 minutes on 2 cores after ``main``'s 40).
+  ratio: about 12 minutes on 2 cores after ``main``'s 60).
 
 Each grid runs in ``--workers`` processes of one thread over interleaved shards of the items (a tiny model's small
 matrix products use two cores better as two processes than as two threads), each with its own resume journal;
