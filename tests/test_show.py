@@ -38,7 +38,7 @@ def standin(tmp_path_factory):
     return {"root": root, "model_dir": model_dir, "clip": clip, "model": model, "processor": processor}
 
 
-def router_kept(model, processor, clip, method: str, keep: float) -> list[int]:
+def router_kept(model, processor, clip, method: str | headrouter.methods.ScoringMethod, keep: float) -> list[int]:
     """Audio token indices model.headrouter records for one prefill of (clip, PROMPT) under the same wrap."""
     inputs = headrouter.build_inputs(processor, [load_audio(clip, tiny.SAMPLE_RATE)], [PROMPT])
     positions = (inputs["input_ids"][0] == tiny.AUDIO_TOKEN).nonzero().squeeze(-1).tolist()
@@ -86,6 +86,18 @@ def test_kept_tokens_takes_an_array_a_rate_and_leaves_a_wrapped_model_wrapped(st
     np.testing.assert_array_equal(kept.wav, by_file.wav)
     assert kept.methods[0].indices == by_file.methods[0].indices
     assert kept.methods[0].starts == [i / 10.0 for i in kept.methods[0].indices]
+
+
+def test_kept_tokens_takes_method_specs_and_labels_them_as_written(standin):
+    model, processor = standin["model"], standin["processor"]
+    spec, diverse = "fastv[diversity=1.0]", headrouter.methods.FastV(diversity=1.0)
+    kept = headrouter.kept_tokens(model, processor, standin["clip"], PROMPT, [spec, diverse], 0.3)
+    assert [m.method for m in kept.methods] == [spec, "fastv"]
+    assert (
+        kept.methods[0].indices
+        == kept.methods[1].indices
+        == router_kept(model, processor, standin["clip"], diverse, 0.3)
+    )
 
 
 @pytest.mark.parametrize(
@@ -148,6 +160,9 @@ def test_show_a_shipped_clip_with_the_shipped_model_and_table(tmp_path, capsys):
     ("argv", "message"),
     [
         (["show", "clip.wav", "--methods", "fastv,magic"], "unknown method(s) magic"),
+        (["show", "clip.wav", "--methods", "fastv[diversity=2]"], "diversity must be None (off) or the weight"),
+        (["show", "clip.wav", "--methods", "headrouter[oracle]"], "unknown setting(s) oracle for method 'headrouter'"),
+        (["show", "clip.wav", "--methods", "fastv,fastv"], "methods must not repeat"),
         (["show", "clip.wav", "--keep", "0"], "must be in (0, 1], got 0"),
         (["show", "clip.wav", "--keep", "0.3,0.5"], "expected a number, got '0.3,0.5'"),
         (["show", "clip.wav", "--audio", "sonogram"], "invalid choice: 'sonogram'"),

@@ -91,6 +91,30 @@ def method_names(text: str) -> list[str]:
     return known_names(text, available_methods(), "method")
 
 
+def checked_specs(text: str, make: Callable[[list[str]], object]) -> list[str]:
+    """Distinct method specs (``name`` or ``name[key=value,...]``) of registered methods, split at the commas outside
+    brackets and given to ``make``, which makes their methods so that a bad setting fails before the model loads."""
+    from headrouter.methods import available_methods
+    from headrouter.methods.base import parse_spec, split_specs
+
+    try:
+        specs = split_specs(text)
+        known_names(",".join(dict.fromkeys(parse_spec(s)[0] for s in specs)), available_methods(), "method")
+        if len(set(specs)) != len(specs):
+            raise argparse.ArgumentTypeError(f"methods must not repeat, got {text}")
+        make(specs)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return specs
+
+
+def method_specs(text: str) -> list[str]:
+    """:func:`checked_specs` of methods made from their specs alone (``headrouter[diversity=0.95]``)."""
+    from headrouter.methods.base import method_from_spec
+
+    return checked_specs(text, lambda specs: [method_from_spec(spec) for spec in specs])
+
+
 def known_names(text: str, known: Sequence[str], what: str) -> list[str]:
     """Distinct comma-separated names out of ``known``; the error names the unknown ones and lists ``known``."""
     names = items(text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from headrouter.cli.argtypes import keep_ratios, known_names, positive_int
+from headrouter.cli.argtypes import checked_specs, keep_ratios, positive_int
 from headrouter.cli.options import (
     add_device_and_attention,
     add_dtype,
@@ -116,21 +116,10 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _method_specs(text: str) -> list[str]:
-    """Distinct method specs (``name`` or ``name[key=value,...]``) of registered methods, split at the commas outside
-    brackets, each made once so that a bad setting fails before the model loads."""
+    """:func:`~headrouter.cli.argtypes.checked_specs` made as evaluation makes them (``headrouter[oracle]`` too)."""
     from headrouter.evaluation.arguments import method_runs
-    from headrouter.methods import available_methods
-    from headrouter.methods.base import parse_spec, split_specs
 
-    try:
-        specs = split_specs(text)
-        known_names(",".join(dict.fromkeys(parse_spec(s)[0] for s in specs)), available_methods(), "method")
-        if len(set(specs)) != len(specs):
-            raise argparse.ArgumentTypeError(f"methods must not repeat, got {text}")
-        method_runs(specs)
-    except (TypeError, ValueError) as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return specs
+    return checked_specs(text, method_runs)
 
 
 def _columns(text: str) -> dict[str, str]:

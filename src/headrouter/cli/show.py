@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headrouter.cli.argtypes import method_names, share
+from headrouter.cli.argtypes import method_specs, share
 from headrouter.cli.options import add_prune_layer
 
 DEFAULT_METHODS = ("random", "frame", "fastv", "dart", "segment", "headrouter")
@@ -37,9 +37,10 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--methods",
-        type=method_names,
+        type=method_specs,
         default=list(DEFAULT_METHODS),
-        help=f"comma-separated scoring methods, one row each (default {','.join(DEFAULT_METHODS)})",
+        help=f"comma-separated method specs, one row each, e.g. headrouter[diversity=0.95] (default "
+        f"{','.join(DEFAULT_METHODS)})",
     )
     parser.add_argument(
         "--keep", type=share, default=DEFAULT_KEEP, help=f"keep ratio in (0, 1] (default {DEFAULT_KEEP:g})"
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from headrouter.adapters import load_model, load_processor
     from headrouter.evaluation.demo import SHIPPED_MODEL, SHIPPED_TABLE
     from headrouter.evaluation.runner import check_checkpoint
-    from headrouter.methods import get_method
+    from headrouter.methods.base import method_from_spec
     from headrouter.methods.headrouter.table import HeadTable
     from headrouter.visual import kept_tokens, plot_kept
 
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir / 'config.json'} not found")
     table = args.table
-    uses_table = any(get_method(m).uses_table for m in args.methods)
+    uses_table = any(method_from_spec(m).uses_table for m in args.methods)
     if table is None and args.model is None and uses_table and (SHIPPED_TABLE / "head_table.json").is_file():
         table = SHIPPED_TABLE
     head_table = HeadTable.from_pretrained(table) if table is not None else None

@@ -20,6 +20,7 @@ from headrouter.api import pruning
 from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_PRUNE_LAYER
 from headrouter.methods import ScoringMethod, get_method
+from headrouter.methods.base import parse_spec
 from headrouter.methods.headrouter.table import HeadTable
 
 
@@ -28,6 +29,7 @@ class MethodKept:
     """The audio tokens one method kept."""
 
     method: str
+    """The method as given: its spec (``headrouter[diversity=0.95]``), or the name of a method given as an object."""
     indices: list[int]
     """Audio token indices (0 = the clip's first audio token), ascending."""
     starts: list[float]
@@ -71,9 +73,10 @@ def kept_tokens(
     """Run one prefill of ``model`` on (``audio``, ``prompt``) per method at ``keep_ratio`` and return the audio
     tokens each kept, with their times.
 
-    ``audio`` is a file or a 1-D array recorded at ``source_rate``. ``table`` goes to the methods that use one
-    (``headrouter``); without it they run as :func:`headrouter.wrap` runs them. ``model`` is left as it was (wrapped
-    or not). ``tokens_per_second`` defaults to the clip's audio token count over its duration.
+    ``methods`` are method objects or specs (``"dart"``, ``"headrouter[diversity=0.95]"``; a spec's row is labelled
+    by the spec as written). ``audio`` is a file or a 1-D array recorded at ``source_rate``. ``table`` goes to the
+    methods that use one (``headrouter``); without it they run as :func:`headrouter.wrap` runs them. ``model`` is left
+    as it was (wrapped or not). ``tokens_per_second`` defaults to the clip's audio token count over its duration.
     """
     if not 0.0 < keep_ratio <= 1.0:
         raise ValueError(f"keep_ratio must be in (0, 1], got {keep_ratio}")
@@ -94,12 +97,18 @@ def kept_tokens(
     n_audio = positions.numel()
     per_second = tokens_per_second if tokens_per_second is not None else n_audio / (wav.size / rate)
     kept = []
-    for method in methods:
-        if table is not None and get_method(method).uses_table:
-            method = get_method(method).with_table(table)
-        with pruning(model, keep_ratio, prune_layer=prune_layer, method=method) as router, torch.inference_mode():
+    for given in methods:
+        method, settings = parse_spec(given) if isinstance(given, str) else (given, {})
+        scorer = get_method(method, **settings)  # a bad spec fails here
+        if table is not None and scorer.uses_table:
+            method, settings = scorer.with_table(table), {}
+        label = given if isinstance(given, str) else scorer.name
+        with (
+            pruning(model, keep_ratio, prune_layer=prune_layer, method=method, **settings) as router,
+            torch.inference_mode(),
+        ):
             module(**inputs)
             record = router.records[0]
         indices = torch.searchsorted(positions, torch.tensor(record.kept_positions, device=positions.device)).tolist()
-        kept.append(MethodKept(router.method.name, indices, [i / per_second for i in indices], dict(record.details)))
+        kept.append(MethodKept(label, indices, [i / per_second for i in indices], dict(record.details)))
     return KeptTokens(wav, rate, prompt, keep_ratio, prune_layer, n_audio, per_second, kept)
