@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from headrouter.adapters import ModelAdapter
-from headrouter.api import pruning
+from headrouter.divergence import next_token_log_probs, pruned_divergence
 from headrouter.methods.headrouter import stats
 from headrouter.methods.headrouter.method import HeadRouterMethod
 from headrouter.methods.headrouter.table import HeadTable
@@ -98,13 +98,13 @@ def head_gains(
     }
     chance = RandomSelection(seed=seed)
     for batch, task_type in tqdm(inputs, desc="head fidelity", unit="sample", disable=not progress):
-        reference = _log_probs(forward, batch)
+        reference = next_token_log_probs(forward, batch)
         gains = sums.setdefault(task_type, {layer: torch.zeros(num_heads, dtype=torch.float64) for layer in layers})
         for layer in layers:
             for ratio in keep_ratios:
-                floor = _divergence(forward, batch, reference, layer + 1, ratio, chance)
+                floor = _divergence(forward, batch, chance, ratio, reference, layer + 1)
                 for head, scorer in enumerate(scorers[layer]):
-                    gains[layer][head] += floor - _divergence(forward, batch, reference, layer + 1, ratio, scorer)
+                    gains[layer][head] += floor - _divergence(forward, batch, scorer, ratio, reference, layer + 1)
         counts[task_type] = counts.get(task_type, 0) + 1
     return {
         task_type: {layer: total_gain / (counts[task_type] * len(keep_ratios)) for layer, total_gain in per.items()}
@@ -112,18 +112,9 @@ def head_gains(
     }
 
 
-def _log_probs(forward: torch.nn.Module, batch: Mapping) -> torch.Tensor:
-    """``(V,)`` float64 log-probabilities of the token after the prompt."""
-    with torch.no_grad():
-        logits = forward(**batch, use_cache=False).logits[0, -1]
-    return logits.double().log_softmax(-1)
-
-
-def _divergence(forward, batch: Mapping, reference: torch.Tensor, prune_layer: int, ratio: float, scorer) -> float:
-    """KL(unpruned || pruned) of the next token, pruning at ``prune_layer`` to ``ratio`` with ``scorer``."""
-    with pruning(forward, ratio, prune_layer=prune_layer, method=scorer):
-        pruned = _log_probs(forward, batch)
-    return float((reference.exp() * (reference - pruned)).sum())
+def _divergence(forward, batch: Mapping, scorer, ratio: float, reference: torch.Tensor, prune_layer: int) -> float:
+    """KL(unpruned || pruned) of the next token of a batch of one (:func:`~headrouter.divergence.pruned_divergence`)."""
+    return float(pruned_divergence(forward, batch, scorer, ratio, reference, prune_layer=prune_layer)[0])
 
 
 def reweigh(
