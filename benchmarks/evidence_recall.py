@@ -16,48 +16,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
+from per_item import FAMILIES, add_arguments, methods_for, open_journal, run_plan
 from tqdm.auto import tqdm
 
 from headrouter.adapters import load_model, load_processor
-from headrouter.evaluation.arguments import method_runs, method_specs
 from headrouter.evaluation.bootstrap import mean_replicates, percentile_interval, resample_indices
 from headrouter.evaluation.evidence import evidence_recall, evidence_spans
 from headrouter.evaluation.journal import weights_fingerprint
-from headrouter.evaluation.runner import load_items
 from headrouter.evaluation.tasks.items import format_prompt
 from headrouter.methods.base import split_specs
-from headrouter.methods.headrouter import HeadRouterMethod
 from headrouter.methods.headrouter.table import HeadTable
 from headrouter.visual import kept_tokens
 
 METHODS = "random,frame,fastv,dart,segment,headrouter,headrouter[oracle]"
-FAMILIES = ("acoustic", "semantic")
-
-
-def methods_for(item, runs: dict, table: HeadTable, compare: HeadTable | None) -> dict:
-    """The methods, by row name, for one item (oracle routing takes the item's own task type)."""
-    methods = {}
-    for spec, run in runs.items():
-        [(_, method)] = run.groups([item])
-        methods[spec] = method.with_table(table) if method.uses_table else method
-    if compare is not None:
-        methods["headrouter[compare]"] = HeadRouterMethod(table=compare)
-    return methods
-
-
-def pick(items: list, per_task: int) -> list:
-    """The first ``per_task`` items of every task, in file order."""
-    seen: dict[str, int] = {}
-    chosen = []
-    for item in items:
-        if seen.get(item.task, 0) < per_task:
-            seen[item.task] = seen.get(item.task, 0) + 1
-            chosen.append(item)
-    return chosen
 
 
 def summarize(rows: list[dict], keep: list[float]) -> str:
@@ -85,21 +59,10 @@ def summarize(rows: list[dict], keep: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Path("benchmarks/models/proving_ground_long"))
-    parser.add_argument("--table", type=Path, default=Path("benchmarks/models/proving_ground_long"))
+    add_arguments(parser, METHODS, 30, Path("benchmarks/results/evidence_recall"))
     parser.add_argument("--compare-table", type=Path)
-    parser.add_argument("--data", type=Path, default=Path("data/long_heldout/items.jsonl"))
-    parser.add_argument("--per-task", type=int, default=30)
-    parser.add_argument("--methods", default=METHODS, help=f"method specs, comma-separated (default {METHODS})")
-    parser.add_argument("--keep", default="0.3,0.1")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/evidence_recall"))
     args = parser.parse_args()
-    if not args.data.is_file():
-        sys.exit(f"{args.data} not found: make it with the headrouter tasks command in proving_ground_long.py")
-    keep = [float(k) for k in args.keep.split(",")]
-    specs = method_specs(split_specs(args.methods))
-    runs, _ = method_runs(specs)
-    items = pick(load_items(args.data), args.per_task)
+    keep, specs, runs, items = run_plan(args)
     model, processor = load_model(args.model), load_processor(args.model)
     table = HeadTable.from_pretrained(args.table)
     compare = HeadTable.from_pretrained(args.compare_table) if args.compare_table else None
@@ -112,17 +75,8 @@ def main() -> None:
         "items": [item.id for item in items],
         "methods": specs,
     }
-    journal = args.out / "per_item.jsonl"
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    if journal.is_file():
-        lines = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-        earlier = {"methods": split_specs(METHODS)} | lines[0]["settings"]  # journals from before --methods
-        if earlier != settings:
-            sys.exit(f"{journal} holds another run's recalls: give another --out or remove the file")
-        rows = lines[1:]
-    else:
-        journal.write_text(json.dumps({"settings": settings}) + "\n")
+    # journals from before --methods ran the default methods
+    journal, rows = open_journal(args.out, settings, {"methods": split_specs(METHODS)})
     done = {row["id"] for row in rows}
     with journal.open("a") as out:
         for item in tqdm([i for i in items if i.id not in done], desc="evidence recall", unit="item"):

@@ -16,31 +16,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from evidence_recall import methods_for, pick
+from per_item import FAMILIES, add_arguments, methods_for, open_journal, run_plan
 from tqdm.auto import tqdm
 
 from headrouter.adapters import adapter_for, load_model, load_processor
 from headrouter.adapters.chat_inputs import build_inputs
 from headrouter.audio import load_audio
 from headrouter.divergence import next_token_log_probs, pruned_divergence
-from headrouter.evaluation.arguments import method_runs, method_specs
 from headrouter.evaluation.bootstrap import mean_replicates, percentile_interval, resample_indices
 from headrouter.evaluation.journal import weights_fingerprint
-from headrouter.evaluation.runner import load_items
 from headrouter.evaluation.tasks.items import format_prompt
-from headrouter.methods.base import split_specs
 from headrouter.methods.headrouter.table import HeadTable
 
 METHODS = (
     "random,frame,fastv,dart,segment,headrouter,headrouter[oracle],headrouter[diversity=0.95],fastv[diversity=0.95]"
 )
 BASELINES = ("random", "frame", "fastv", "dart", "segment")
-FAMILIES = ("acoustic", "semantic")
 
 
 def _interval(values: list[float], key: str) -> str:
@@ -78,20 +73,9 @@ def summarize(rows: list[dict], keep: list[float], names: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=Path("benchmarks/models/proving_ground_long"))
-    parser.add_argument("--table", type=Path, default=Path("benchmarks/models/proving_ground_long"))
-    parser.add_argument("--data", type=Path, default=Path("data/long_heldout/items.jsonl"))
-    parser.add_argument("--per-task", type=int, default=20)
-    parser.add_argument("--keep", default="0.3,0.1")
-    parser.add_argument("--methods", default=METHODS, help=f"method specs, comma-separated (default {METHODS})")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/output_divergence"))
+    add_arguments(parser, METHODS, 67, Path("benchmarks/results/output_divergence"))
     args = parser.parse_args()
-    if not args.data.is_file():
-        sys.exit(f"{args.data} not found: make it with the headrouter tasks command in proving_ground_long.py")
-    keep = [float(k) for k in args.keep.split(",")]
-    specs = method_specs(split_specs(args.methods))
-    runs, _ = method_runs(specs)
-    items = pick(load_items(args.data), args.per_task)
+    keep, specs, runs, items = run_plan(args)
     model, processor = load_model(args.model), load_processor(args.model)
     table = HeadTable.from_pretrained(args.table)
     adapter = adapter_for(model)
@@ -103,16 +87,7 @@ def main() -> None:
         "items": [item.id for item in items],
         "methods": specs,
     }
-    journal = args.out / "per_item.jsonl"
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    if journal.is_file():
-        lines = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-        if lines[0]["settings"] != settings:
-            sys.exit(f"{journal} holds another run's divergences: give another --out or remove the file")
-        rows = lines[1:]
-    else:
-        journal.write_text(json.dumps({"settings": settings}) + "\n")
+    journal, rows = open_journal(args.out, settings)
     done = {row["id"] for row in rows}
     rate = adapter.sampling_rate(processor)
     with journal.open("a") as out, torch.inference_mode():
