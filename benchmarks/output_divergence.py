@@ -3,7 +3,7 @@ distribution from the unpruned one (KL, nats; headrouter.divergence), per task f
 bootstrap intervals, and each HeadRouter variant's paired difference from every baseline.
 
     python benchmarks/output_divergence.py --model benchmarks/models/proving_ground_long \
-        --table benchmarks/models/proving_ground_long [--per-task 20] [--keep 0.3,0.1] [--methods SPECS]
+        --table benchmarks/models/proving_ground_long [--per-task 67] [--keep 0.3,0.1] [--methods SPECS]
 
 Accuracy on this small model separates methods by a few items in hundreds; the divergence at the token where the
 answer begins is measured on every item, without labels, and is 0 when pruning changes nothing the model would say.
@@ -94,11 +94,12 @@ def main() -> None:
         for item in tqdm([i for i in items if i.id not in done], desc="output divergence", unit="item"):
             inputs = build_inputs(processor, [load_audio(item.audio, rate)], [format_prompt(item)])
             reference = next_token_log_probs(model, inputs)
+            methods = methods_for(item, runs, table, None)
             row = {"id": item.id, "task": item.task, "task_type": item.task_type, "kl": {}}
             for k in keep:
                 row["kl"][str(k)] = {
                     name: float(pruned_divergence(model, inputs, method, k, reference)[0])
-                    for name, method in methods_for(item, runs, table, None).items()
+                    for name, method in methods.items()
                 }
             out.write(json.dumps(row) + "\n")
             out.flush()
