@@ -1,6 +1,6 @@
-"""Output divergence on the long proving ground: how far each method's pruning moves the model's next-token
-distribution from the unpruned one (KL, nats; headrouter.divergence), per task family and keep ratio, with 95%
-bootstrap intervals, and each HeadRouter variant's paired difference from every baseline.
+"""Output divergence on the proving ground (the long items by default): how far each method's pruning moves the
+model's next-token distribution from the unpruned one (KL, nats; headrouter.divergence), per task family and keep
+ratio, with 95% bootstrap intervals, and each HeadRouter variant's paired difference from every baseline.
 
     python benchmarks/output_divergence.py --model benchmarks/models/proving_ground_long \
         --table benchmarks/models/proving_ground_long [--per-task 67] [--keep 0.3,0.1] [--methods SPECS]
@@ -105,7 +105,7 @@ def main() -> None:
             out.flush()
             rows.append(row)
     text = (
-        f"Next-token KL(unpruned || pruned) in nats, mean [95% bootstrap interval], {len(rows)} long items of "
+        f"Next-token KL(unpruned || pruned) in nats, mean [95% bootstrap interval], {len(rows)} items of "
         f"{args.data} ({args.per_task} per task), pruning at the library's default layer.\n\n"
         + summarize(rows, keep, specs)
     )
