@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import headrouter
 from headrouter.engine.selection import top_k_audio
 from headrouter.methods import FastV, HeadRouterMethod, SegmentTopK, get_method, method_from_config
 from headrouter.methods.base import method_from_spec
@@ -132,3 +133,14 @@ def test_diversity_is_a_setting_shown_only_when_on():
 @pytest.mark.parametrize("method", [FastV(diversity=1.0), HeadRouterMethod(diversity=0.5, smooth=0.25)], ids=repr)
 def test_pruned_equals_masked_with_diversity_on(model, batch, method):
     assert_pruned_equals_masked(model, batch, method, keep_ratio=0.3, prune_layer=2, steps=4)
+
+
+def test_wrap_takes_diversity_and_its_config_round_trips(models):
+    model = headrouter.wrap(models["sdpa"], keep_ratio=0.3, method="fastv", diversity=0.5)
+    try:
+        config = model.headrouter.config
+        assert config.to_dict()["method_kwargs"] == {"diversity": 0.5}
+        assert headrouter.PruningConfig.from_dict(config.to_dict()) == config
+        assert get_method(config.method, **config.method_kwargs) == FastV(diversity=0.5)
+    finally:
+        headrouter.unwrap(model)
