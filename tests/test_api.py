@@ -184,7 +184,7 @@ def test_method_settings_are_checked(model):
         headrouter.wrap(model, method="random", sed=1)
     with pytest.raises(TypeError, match="method settings"):
         headrouter.wrap(model, method=headrouter.get_method("random"), seed=1)
-    with pytest.raises(TypeError, match="method must be a name or a ScoringMethod"):
+    with pytest.raises(TypeError, match="method must be a name, a spec or a ScoringMethod, got int"):
         headrouter.wrap(model, method=3)
     assert hook_count(model) == 0
 

@@ -288,7 +288,8 @@ def test_family_and_shape_arguments():
 @pytest.mark.parametrize(
     "argv",
     [("--family", "nope"), ("--keep", "0"), ("--keep", "1.5"), ("--methods", "nope"), ("--runs", "0"),
-     ("--lengths", "a"), ("--decode-tokens", "1"), ("--config", "a", "--model", "b"), ("--dtype", "int8")],
+     ("--lengths", "a"), ("--decode-tokens", "1"), ("--config", "a", "--model", "b"), ("--dtype", "int8"),
+     ("--methods", "fastv[diversity=2]")],
 )  # fmt: skip
 def test_bad_arguments_are_rejected(argv, capsys):
     with pytest.raises(SystemExit):
@@ -358,3 +359,12 @@ def test_bench_command_prints_the_report_and_writes_files(config_path, tmp_path,
     assert "Targets:" in out and "| 20 | fastv | 0.5 |" in out
     assert (tmp_path / "run.json").exists() and (tmp_path / "run.md").exists()
     assert str(tmp_path / "run.json") in out
+
+
+def test_methods_are_specs_and_a_table_needs_one_that_uses_it():
+    settings = bench.BenchSettings(methods=("fastv", "headrouter[diversity=0.95]"), table="some/table")
+    assert settings.methods == ("fastv", "headrouter[diversity=0.95]")
+    with pytest.raises(ValueError, match="unknown setting"):
+        bench.BenchSettings(methods=("fastv[nope=1]",))
+    with pytest.raises(ValueError, match="a head table is for methods that use one"):
+        bench.BenchSettings(methods=("fastv[diversity=0.5]",), table="some/table")

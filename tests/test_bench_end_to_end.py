@@ -199,7 +199,7 @@ def test_module_seconds_sums_the_calls_inside_the_context():
         (dict(with_audio_tower=True, family="voxtral"), "no end-to-end benchmark model; with the audio tower: "),
         (dict(with_audio_tower=True, tower_layers=2, config_path="x.json"), "set it in the config"),
         (dict(with_audio_tower=True, tower_layers=0), ">= 1 layer"),
-        (dict(table="x", methods=("fastv",)), "headrouter method"),
+        (dict(table="x", methods=("fastv",)), "a head table is for methods that use one"),
     ],
 )
 def test_bad_end_to_end_settings_are_refused(overrides, message):

@@ -105,6 +105,8 @@ def test_eval_prune_layer_beyond_the_model_is_an_error(checkpoint, tmp_path, cap
         (["eval", "--data", "d"], "the following arguments are required: --model"),
         (["demo", "--keep", "2"], "keep ratios must be in (0, 1], got 2"),
         (["demo", "--methods", "magic"], "unknown method(s) magic"),
+        (["demo", "--methods", "fastv[diversity=2]"], "diversity must be None (off) or the weight"),
+        (["timing", "--methods", "fastv[nope=1]"], "unknown setting(s) nope for method 'fastv'"),
         (["demo", "--limit", "0"], "must be >= 1, got 0"),
         (["timing", "--prune-layer", "4"], "must be between 1 and 3 for the tiny model, got 4"),
         (["timing", "--seconds", "0.5"], "must be at least 1 (second)"),
@@ -121,10 +123,11 @@ def test_argument_errors_exit_with_argparse_errors(argv, message, capsys):
 
 
 def test_timing_prints_the_table(capsys):
-    argv = ["timing", "--seconds", "1", "--runs", "1", "--methods", "frame", "--keep", "1.0,0.4"]
+    argv = ["timing", "--seconds", "1", "--runs", "1", "--methods", "frame,fastv[diversity=0.5]", "--keep", "1.0,0.4"]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "none (unwrapped)" in out and "25 -> 25" in out and "25 -> 10" in out
+    assert "fastv[diversity=0.5]   0.4" in out  # a spec is timed under its own label
 
 
 def test_every_command_has_help(capsys):

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 import headrouter
 from headrouter.engine.selection import top_k_audio
 from headrouter.methods import FastV, HeadRouterMethod, SegmentTopK, get_method, method_from_config
-from headrouter.methods.base import method_from_spec
 from headrouter.methods.diversity import check_diversity, diverse_top_k
 from headrouter.testing import assert_pruned_equals_masked
 
@@ -123,7 +122,7 @@ def test_methods_that_do_not_rank_their_scores_refuse_diversity():
 
 
 def test_diversity_is_a_setting_shown_only_when_on():
-    method = method_from_spec("headrouter[diversity=0.5,smooth=0.25]")
+    method = get_method("headrouter[diversity=0.5,smooth=0.25]")
     assert method == HeadRouterMethod(diversity=0.5, smooth=0.25) and method != HeadRouterMethod(smooth=0.25)
     assert method.settings()["diversity"] == 0.5 and "diversity" not in HeadRouterMethod().settings()
     assert method_from_config(method.config()) == method

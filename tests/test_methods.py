@@ -249,3 +249,15 @@ def test_unknown_settings_list_the_valid_ones(models, method, settings, message)
     with pytest.raises(TypeError) as raised:
         headrouter.wrap(models["sdpa"], method=method, **settings)
     assert str(raised.value) == message
+
+
+def test_get_method_takes_a_spec_and_keywords_beside_it():
+    assert headrouter.get_method("segment[segments=4]") == headrouter.get_method("segment", segments=4)
+    method = headrouter.get_method("fastv[smooth=0.25]", diversity=0.5)
+    assert (method.smooth, method.diversity) == (0.25, 0.5)
+    with pytest.raises(TypeError, match=r"setting\(s\) smooth given both in the method spec 'fastv\[smooth=0.25\]'"):
+        headrouter.get_method("fastv[smooth=0.25]", smooth=0.5)
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        headrouter.get_method("nope[seed=1]")
+    with pytest.raises(ValueError, match="expected NAME or NAME"):
+        headrouter.get_method("fastv[smooth=0.25")

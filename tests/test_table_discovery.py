@@ -88,6 +88,15 @@ def test_the_table_beside_the_checkpoint_is_found_and_logged(checkpoint, caplog)
     # method="headrouter" with its other settings discovers too
     headrouter.wrap(model, keep_ratio=0.5, method="headrouter", task="acoustic", debias=False)
     assert model.headrouter.method.table.source == str(checkpoint) and model.headrouter.method.task == "acoustic"
+    # and so does a spec of it, its settings written in and given as keywords alike
+    headrouter.wrap(model, keep_ratio=0.5, method="headrouter[diversity=0.95,task=acoustic]", debias=False)
+    method = model.headrouter.method
+    assert method.table.source == str(checkpoint) and (method.diversity, method.task, method.debias) == (
+        0.95,
+        "acoustic",
+        False,
+    )
+    assert model.headrouter.config.method_kwargs["diversity"] == 0.95
 
 
 def test_an_explicit_table_wins(checkpoint, tmp_path, caplog):
@@ -96,6 +105,8 @@ def test_an_explicit_table_wins(checkpoint, tmp_path, caplog):
     records = wrap_logged(caplog, model, method="headrouter", table=str(other))
     assert model.headrouter.method.table.source == str(other) and not warnings(records)
     records = wrap_logged(caplog, model, method="headrouter", table=None)  # table-free, deliberately: no warning
+    assert model.headrouter.method.table is None and not warnings(records)
+    records = wrap_logged(caplog, model, method="headrouter[table=none]")  # the same, written in a spec
     assert model.headrouter.method.table is None and not warnings(records)
     method = headrouter.get_method("headrouter")  # a method object is used as given
     headrouter.wrap(model, keep_ratio=0.5, method=method)

@@ -12,6 +12,7 @@ from headrouter.adapters import adapter_for
 from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
 from headrouter.methods import ScoringMethod, get_method
+from headrouter.methods.base import parse_spec
 from headrouter.methods.headrouter import HeadRouterMethod
 from headrouter.methods.headrouter.discovery import find_table
 
@@ -32,22 +33,24 @@ def wrap(
     """Prune audio tokens inside ``model``'s decoder from layer ``prune_layer`` on; returns the same model.
 
     ``generate`` and ``forward`` keep their API. Per sample, ``ceil(keep_ratio * n_audio)`` audio tokens
-    (at least 1) are kept, chosen by ``method`` (a registered name, see
-    :func:`headrouter.available_methods`, with its settings as extra keyword arguments, or a
-    :class:`~headrouter.methods.ScoringMethod` object). The router is at ``model.headrouter``.
+    (at least 1) are kept, chosen by ``method``: a registered name (:func:`headrouter.available_methods`) with its
+    settings as extra keyword arguments, a spec with its settings written in (``"headrouter[diversity=0.95]"``), or a
+    :class:`~headrouter.methods.ScoringMethod` object. The router is at ``model.headrouter``.
 
-    The default method is HeadRouter. Named ``"headrouter"`` without a ``table`` setting, it finds its head table
-    (:func:`~headrouter.methods.headrouter.discovery.find_table`: beside the checkpoint, else the shipped one if the
-    model is the shipped model) or runs table-free after one WARNING that says how to calibrate; ``table=None``
-    asks for table-free deliberately, and a method object is used as given. The table in use is
+    The default method is HeadRouter. Named (``"headrouter"``, or a spec of it) without a ``table`` setting, it finds
+    its head table (:func:`~headrouter.methods.headrouter.discovery.find_table`: beside the checkpoint, else the
+    shipped one if the model is the shipped model) or runs table-free after one WARNING that says how to calibrate;
+    ``table=None`` asks for table-free deliberately, and a method object is used as given. The table in use is
     ``model.headrouter.method.table`` (None: table-free).
 
     Wrapping an already wrapped model replaces its settings: the old router is detached first, so
     wraps never stack.
     """
-    if method == HeadRouterMethod.name and "table" not in method_kwargs:
-        method_kwargs = {**method_kwargs, "table": find_table(model, adapter_for(model))}
-    scorer = get_method(method, **method_kwargs)
+    scorer = get_method(method, **method_kwargs)  # bad settings fail here, before any look at the model
+    named = isinstance(method, str) and "table" not in method_kwargs and "table" not in parse_spec(method)[1]
+    if named and isinstance(scorer, HeadRouterMethod):
+        table = find_table(model, adapter_for(model))
+        scorer = scorer.with_table(table) if table is not None else scorer
     config = PruningConfig(keep_ratio, prune_layer, scorer.name, scorer.settings())
     router = Pruner(model, config, scorer)  # validates the model and the layer before touching it
     if isinstance(getattr(model, ATTRIBUTE, None), Pruner):

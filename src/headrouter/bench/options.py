@@ -24,7 +24,7 @@ from headrouter.bench.settings import (
     benchmark_families,
     family_adapter,
 )
-from headrouter.cli.argtypes import items, keep_ratios, method_names, number, positive_int
+from headrouter.cli.argtypes import items, keep_ratios, method_specs, number, positive_int
 from headrouter.cli.options import add_device_and_attention
 from headrouter.config import DEFAULT_PRUNE_LAYER
 
@@ -44,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep", type=keep_ratios, help=f"comma-separated keep ratios in (0, 1] (default {_join(DEFAULT_KEEP_RATIOS)})"
     )
     parser.add_argument(
-        "--methods", type=method_names, help=f"comma-separated scoring methods (default {_join(DEFAULT_METHODS)})"
+        "--methods",
+        type=method_specs,
+        help=f"comma-separated method specs, NAME or NAME[KEY=VALUE,...] (default {_join(DEFAULT_METHODS)})",
     )
     parser.add_argument("--runs", type=positive_int, help=f"timed prefill runs per cell (default {DEFAULT_RUNS})")
     parser.add_argument(

@@ -72,10 +72,10 @@ def run_benchmark(settings: BenchSettings) -> dict:
         raise ValueError(f"prune layer must be in 1..{shape.num_layers - 1} for {shape.num_layers} layers, got {k}")
     itemsize = DTYPES[settings.dtype].itemsize
     model_info.update(prune_layer=k, layer_split=_layer_split(shape.num_layers, k))
-    scorers = {name: get_method(name) for name in settings.methods}
-    if "headrouter" in scorers:  # time the calibrated path (routing, mixed weights, debiasing)
+    scorers = {spec: get_method(spec) for spec in settings.methods}
+    if any(scorer.uses_table for scorer in scorers.values()):  # time the calibrated path (routing, weights, debias)
         table, model_info["head_table"] = bench_table(model, settings)
-        scorers["headrouter"] = scorers["headrouter"].with_table(table)
+        scorers = {spec: s.with_table(table) if s.uses_table else s for spec, s in scorers.items()}
     notes: list[str] = []
     lengths: list[dict] = []
     cells: list[dict] = []

@@ -10,7 +10,7 @@ import torch
 from headrouter.adapters import ADAPTERS, ModelAdapter
 from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER
 from headrouter.device import resolve_attention, resolve_device
-from headrouter.methods import available_methods
+from headrouter.methods import available_methods, get_method
 
 logger = logging.getLogger("headrouter")
 
@@ -116,11 +116,12 @@ class BenchSettings:
             logger.info("bench: adding keep ratio 1.0, the reference for speed-ups")
             ratios.insert(0, 1.0)
         self.keep_ratios = tuple(ratios)
-        unknown = [m for m in self.methods if m not in available_methods()]
-        if not self.methods or unknown:
-            raise ValueError(
-                f"unknown or no methods {unknown or self.methods}; known: {', '.join(available_methods())}"
-            )
+        if not self.methods:
+            raise ValueError(f"no methods given; known: {', '.join(available_methods())}")
+        try:
+            scorers = [get_method(spec) for spec in self.methods]
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"methods: {error}") from None
         if self.runs < 1:
             raise ValueError(f"runs must be >= 1, got {self.runs}")
         if self.decode_tokens != 0 and self.decode_tokens < 2:
@@ -147,8 +148,8 @@ class BenchSettings:
         if self.num_layers is not None and self.num_layers < 2:
             raise ValueError(f"the model needs >= 2 decoder layers, got {self.num_layers}")
         self._check_audio_tower()
-        if self.table is not None and "headrouter" not in self.methods:
-            raise ValueError("a head table is for the headrouter method, which is not among the methods")
+        if self.table is not None and not any(scorer.uses_table for scorer in scorers):
+            raise ValueError("a head table is for methods that use one (headrouter), and none is among the methods")
         if self.prune_layer is None:
             builtin = not (self.config_path or self.model_path)
             self.prune_layer = DEFAULT_BENCH_PRUNE_LAYER if builtin else DEFAULT_PRUNE_LAYER

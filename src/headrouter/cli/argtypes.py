@@ -84,13 +84,6 @@ def layer_list(text: str) -> list[int]:
     return layers
 
 
-def method_names(text: str) -> list[str]:
-    """Distinct registered method names."""
-    from headrouter.methods import available_methods
-
-    return known_names(text, available_methods(), "method")
-
-
 def checked_specs(text: str, make: Callable[[list[str]], object]) -> list[str]:
     """Distinct method specs (``name`` or ``name[key=value,...]``) of registered methods, split at the commas outside
     brackets and given to ``make``, which makes their methods so that a bad setting fails before the model loads."""
@@ -110,9 +103,9 @@ def checked_specs(text: str, make: Callable[[list[str]], object]) -> list[str]:
 
 def method_specs(text: str) -> list[str]:
     """:func:`checked_specs` of methods made from their specs alone (``headrouter[diversity=0.95]``)."""
-    from headrouter.methods.base import method_from_spec
+    from headrouter.methods.base import get_method
 
-    return checked_specs(text, lambda specs: [method_from_spec(spec) for spec in specs])
+    return checked_specs(text, lambda specs: [get_method(spec) for spec in specs])
 
 
 def known_names(text: str, known: Sequence[str], what: str) -> list[str]:

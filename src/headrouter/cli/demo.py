@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from headrouter.evaluation.demo import run_clips
     from headrouter.machine import describe_machine
+    from headrouter.methods import get_method
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     transformers_logging.disable_progress_bar()  # the demo's output is the answers
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         f"model {settings['model']} ({settings['model_class']}, {settings['dtype']}), loaded in "
         f"{clips.load_seconds:.1f} s; {results['counts']['evaluated']} clips from {settings['data']}; "
         f"prune layer {settings['prune_layer']}"
-        + (f"; headrouter's head table: {table}" if "headrouter" in args.methods else "")
+        + (f"; headrouter's head table: {table}" if any(get_method(m).uses_table for m in args.methods) else "")
     )
     for index, item in enumerate(clips.items, 1):
         print()

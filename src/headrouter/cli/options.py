@@ -10,7 +10,7 @@ import argparse
 import inspect
 from collections.abc import Callable, Sequence
 
-from headrouter.cli.argtypes import keep_ratios, method_names, positive_int
+from headrouter.cli.argtypes import keep_ratios, method_specs, positive_int
 
 
 def library_default(function: Callable, parameter: str):
@@ -27,9 +27,10 @@ def add_methods_and_keep(parser: argparse.ArgumentParser, methods: Sequence[str]
 
     parser.add_argument(
         "--methods",
-        type=method_names,
+        type=method_specs,
         default=list(methods),
-        help=f"comma-separated scoring methods (default {','.join(methods)}; known: {','.join(available_methods())})",
+        help=f"comma-separated method specs, NAME or NAME[KEY=VALUE,...] (default {','.join(methods)}; known: "
+        f"{','.join(available_methods())})",
     )
     parser.add_argument(
         "--keep",

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from headrouter.adapters import load_model, load_processor
     from headrouter.evaluation.demo import SHIPPED_MODEL, SHIPPED_TABLE
     from headrouter.evaluation.runner import check_checkpoint
-    from headrouter.methods.base import method_from_spec
+    from headrouter.methods.base import get_method
     from headrouter.methods.headrouter.table import HeadTable
     from headrouter.visual import kept_tokens, plot_kept
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir / 'config.json'} not found")
     table = args.table
-    uses_table = any(method_from_spec(m).uses_table for m in args.methods)
+    uses_table = any(get_method(m).uses_table for m in args.methods)
     if table is None and args.model is None and uses_table and (SHIPPED_TABLE / "head_table.json").is_file():
         table = SHIPPED_TABLE
     head_table = HeadTable.from_pretrained(table) if table is not None else None

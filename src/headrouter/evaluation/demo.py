@@ -78,10 +78,12 @@ def run_clips(
     """
     from headrouter.adapters import load_model, load_processor
     from headrouter.evaluation.runner import check_checkpoint, evaluate, load_items
+    from headrouter.methods import get_method
     from headrouter.methods.headrouter.table import HeadTable
 
     model_dir, items_file = _asset(model, SHIPPED_MODEL, "config.json"), _asset(data, SHIPPED_ITEMS, None)
-    if table is None and model is None and "headrouter" in methods and (SHIPPED_TABLE / "head_table.json").is_file():
+    uses_table = any(get_method(method).uses_table for method in methods)  # a bad spec fails before any loading
+    if table is None and model is None and uses_table and (SHIPPED_TABLE / "head_table.json").is_file():
         table = SHIPPED_TABLE
     items = load_items(items_file, limit)
     head_table = HeadTable.from_pretrained(table) if table is not None else None

@@ -229,13 +229,20 @@ def available_methods() -> list[str]:
 
 
 def get_method(method: str | ScoringMethod, **kwargs) -> ScoringMethod:
-    """Resolve a method name (with its keyword settings) or pass a method object through."""
+    """Resolve a method name or spec (``"headrouter[diversity=0.95]"``, :func:`parse_spec`), with its keyword
+    settings, or pass a method object through. A setting given both in the spec and as a keyword is a ``TypeError``."""
     if isinstance(method, ScoringMethod):
         if kwargs:
             raise TypeError(f"method settings {sorted(kwargs)} can only be given with a method name, not an object")
         return method
     if not isinstance(method, str):
-        raise TypeError(f"method must be a name or a ScoringMethod, got {type(method).__name__}")
+        raise TypeError(f"method must be a name, a spec or a ScoringMethod, got {type(method).__name__}")
+    spec = method
+    method, written = parse_spec(spec)
+    twice = sorted(set(written) & set(kwargs))
+    if twice:
+        raise TypeError(f"setting(s) {', '.join(twice)} given both in the method spec {spec!r} and as keywords")
+    kwargs = written | kwargs
     if method not in _REGISTRY:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(available_methods())}")
     cls = _REGISTRY[method]
@@ -276,12 +283,6 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
             raise ValueError(f"method spec {spec!r}: {key!r} is given twice")
         settings[key] = _spec_value(value) if equals else True
     return name, settings
-
-
-def method_from_spec(spec: str) -> ScoringMethod:
-    """The method a spec names (:func:`parse_spec`): ``get_method(name, **settings)``."""
-    name, settings = parse_spec(spec)
-    return get_method(name, **settings)
 
 
 def split_specs(text: str) -> list[str]:

@@ -16,8 +16,8 @@ import torch
 from headrouter.methods.base import (
     ScoringContext,
     ScoringMethod,
+    get_method,
     method_from_config,
-    method_from_spec,
     register_method,
 )
 
@@ -53,7 +53,7 @@ class SegmentTopK(ScoringMethod):
         if isinstance(self.segments, bool) or not isinstance(self.segments, int) or self.segments < 1:
             raise ValueError(f"segments must be an int >= 1, got {self.segments!r}")
         if isinstance(self.inner, str):
-            self.inner = method_from_spec(self.inner)
+            self.inner = get_method(self.inner)
         elif isinstance(self.inner, Mapping):
             self.inner = method_from_config(self.inner)
         if not isinstance(self.inner, ScoringMethod):
