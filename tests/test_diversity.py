@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 import headrouter
 from headrouter.engine.selection import top_k_audio
 from headrouter.methods import FastV, HeadRouterMethod, SegmentTopK, get_method, method_from_config
-from headrouter.methods.diversity import check_diversity, diverse_top_k
+from headrouter.methods.diversity import _greedy, _round, check_diversity, diverse_top_k
 from headrouter.testing import assert_pruned_equals_masked
 
 # four audio tokens after one text token: a0 and a1 nearly the same direction, a2 orthogonal to both, a3 between
@@ -89,6 +90,42 @@ def test_agrees_with_the_rule_written_out(n, data, weight, seed):
     expected = reference(scores[0, 1 : n + 1].tolist(), hidden[0, 1 : n + 1].tolist(), k, weight)
     assert chosen == expected
     assert keep[0, 0] and keep[0, -1]
+
+
+@pytest.mark.parametrize("weight", [0.5, 0.95, 1.0])
+def test_rounds_of_any_size_pick_what_one_pick_per_round_picks(weight):
+    # audio-like features: a slow drift along time, exact repeats of a few frames (ties at weight 1), and noise
+    generator = torch.Generator().manual_seed(5)
+    states = torch.cumsum(torch.randn(300, 16, generator=generator), 0) / 10 + torch.randn(300, 16, generator=generator)
+    states[200:260] = states[40]
+    states[100:120:2] = states[7]
+    for k in (1, 2, 90, 230, 300):
+        step_by_step = _greedy(states, k, weight, block=1)
+        assert int(step_by_step.sum()) == k and bool(step_by_step[0])
+        for block in (2, 7, 64, 400):
+            assert torch.equal(_greedy(states, k, weight, block=block), step_by_step), (k, block)
+
+
+@pytest.mark.parametrize(("second", "picks"), [(5, [0]), (2, [0, 1])])
+def test_a_round_stops_where_a_token_outside_it_could_come_first(second, picks):
+    # weight 1: the first candidate (gain 0) passes the bound (-0.5, token 3); its likeness 0.5 with the second lowers
+    # that one's gain to -0.5, level with the bound: the lower token index comes first, so token 2 is picked, token 5
+    # waits for the next round (where token 3 may come first)
+    likeness = np.array([[1.0, 0.5], [0.5, 1.0]], dtype=np.float32)
+    gain = np.array([0.0, -0.1], dtype=np.float32)
+    assert _round(np.array([1, second]), gain, np.zeros(2, np.float32), likeness, 1.0, (-0.5, 3), 5) == picks
+    assert _round(np.array([1, second]), gain, np.zeros(2, np.float32), likeness, 1.0, (-0.5, 3), 1) == [0]
+
+
+def test_one_pick_per_round_is_the_rule_written_out():
+    generator = torch.Generator().manual_seed(6)
+    states = torch.randn(30, 4, generator=generator)
+    states[20:25] = states[3]
+    for weight in (0.3, 0.95):
+        picked = _greedy(states, 18, weight, block=1)
+        order = list(range(30))  # states come best-scored first
+        expected = reference([30.0 - i for i in order], states.tolist(), 18, weight)
+        assert set(picked.nonzero().squeeze(-1).tolist()) == expected
 
 
 def test_a_vanishing_weight_is_plain_top_k_row_by_row():

@@ -9,16 +9,23 @@ here every kept token is a pivot and the method's own scores say which token com
 Per sample, over its ``n`` audio tokens (several clips form one set): relevance ``r = 1 - rank / (n - 1)`` (rank 0 the
 best score, ties to the earlier token; ``r = 1`` for a lone token), similarity the cosine of the hidden states entering
 layer K. Greedy, ``k`` times: pick the not yet picked token of largest ``(1 - w) r_i - w max_j cos(h_i, h_j)`` over
-the picked tokens ``j`` (the max counts as 0 before the first pick); ties go to the higher relevance. Cost: ``k``
-sequential steps, each one ``n x D`` product with the last pick (never an ``n x n`` matrix).
+the picked tokens ``j`` (the max counts as 0 before the first pick); ties go to the higher relevance.
+
+The picks are taken in rounds (:func:`_greedy`), each one ``n x D`` product with the round's picks and one small
+product among its candidates (never an ``n x n`` matrix). On the proving ground's features a round takes ~50 picks
+(28-45 rounds for 1,500-2,100 picks).
 """
 
 from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+BLOCK = 64
+"""Candidates per round of :func:`_greedy`."""
 
 
 def check_diversity(weight: object) -> float | None:
@@ -54,18 +61,62 @@ def diverse_top_k(
     return keep
 
 
-def _greedy(states: torch.Tensor, k: int, weight: float) -> torch.Tensor:
-    """``(n,)`` bool: the ``k`` tokens picked from ``states`` ``(n, D)``, given best-scored first (module docstring)."""
+def _greedy(states: torch.Tensor, k: int, weight: float, block: int = BLOCK) -> torch.Tensor:
+    """``(n,)`` bool: the ``k`` tokens picked from ``states`` ``(n, D)``, given best-scored first (module docstring);
+    ``block`` >= 1 (1: one pick per round, the rule step by step).
+
+    The greedy rule's picks, taken in rounds instead of one pass over all tokens per pick. The first pick is token 0
+    (the largest relevance, no redundancy yet); after it redundancy only grows, so a token's gain only falls. A round
+    orders the tokens by the rule (gain, then index), takes the first ``block`` as candidates and the next one as a
+    bound that no other token can pass, now or later (none where the candidates are all that is left). It picks
+    among the candidates by the rule, their likeness to each other from one ``block x block`` product, for as long as
+    the best candidate still comes before the bound; then one ``n x picks`` product brings every redundancy up to
+    date. Every round picks at least its first candidate.
+    """
     n = states.shape[0]
     features = F.normalize(states.float(), dim=-1)
     relevance = 1.0 - torch.arange(n, dtype=torch.float32, device=states.device) / max(n - 1, 1)
     base = (1.0 - weight) * relevance
-    redundancy = torch.zeros(n, dtype=torch.float32, device=states.device)
     picked = torch.zeros(n, dtype=torch.bool, device=states.device)
-    for step in range(k):
+    picked[0] = True
+    redundancy = features @ features[0]
+    done = 1
+    while done < k:
         gain = (base - weight * redundancy).masked_fill(picked, float("-inf"))
-        best = int(torch.argmax(gain))  # the first of equal gains: the higher relevance
-        picked[best] = True
-        likeness = features @ features[best]
-        redundancy = likeness if step == 0 else torch.maximum(redundancy, likeness)
+        size = min(block, n - done)
+        order = torch.sort(gain, descending=True, stable=True).indices[: size + 1]  # ties: the lower index first
+        bound = (float(gain[order[size]]), int(order[size])) if n - done > size else (float("-inf"), -1)
+        candidates = torch.sort(order[:size]).values
+        likeness = (features[candidates] @ features[candidates].T).cpu().numpy()
+        numbers = (gain[candidates], base[candidates])
+        picks = _round(candidates.cpu().numpy(), *(x.cpu().numpy() for x in numbers), likeness, weight, bound, k - done)
+        new = candidates[picks]
+        picked[new] = True
+        redundancy = torch.maximum(redundancy, (features @ features[new].T).amax(-1))
+        done += len(picks)
     return picked
+
+
+def _round(
+    index: np.ndarray,
+    gain: np.ndarray,
+    base: np.ndarray,
+    likeness: np.ndarray,
+    weight: float,
+    bound: tuple[float, int],
+    most: int,
+) -> list[int]:
+    """The positions in ``index`` (candidates' token indices, ascending) one round of :func:`_greedy` picks, in order:
+    at most ``most``, each the best remaining gain (the first of equal ones) while it comes before ``bound`` (a gain
+    and a token index) by the rule; a pick lowers the others' gains to ``base - weight * likeness`` with it where that
+    is lower."""
+    gain = gain.copy()
+    picks: list[int] = []
+    while len(picks) < min(most, len(gain)):
+        best = int(np.argmax(gain))
+        if not (gain[best] > bound[0] or (gain[best] == bound[0] and index[best] < bound[1])):
+            break
+        picks.append(best)
+        gain = np.minimum(gain, base - weight * likeness[:, best])
+        gain[picks] = -np.inf
+    return picks
