@@ -31,7 +31,8 @@ def test_demo_answers_every_clip_unpruned_and_pruned(checkpoint, capsys):
     assert out.count("  Q: ") == 4
     assert "[1/4] pitch-0 (pitch, acoustic)" in out and "choices: A | C | E | G" in out and "expected: A" in out
     assert "[3/4] word-2 (word, semantic)" in out and "(skipped)" in out and "skipped word-2" in out
-    for setting in ("unpruned", "headrouter 0.5", "headrouter 0.3", "fastv 0.5", "fastv 0.3"):
+    settings = ("headrouter[diversity=0.95] 0.5", "headrouter[diversity=0.95] 0.3", "headrouter 0.5", "headrouter 0.3")
+    for setting in ("unpruned", *settings, "fastv 0.5", "fastv 0.3"):
         assert out.count(f"\n  {setting} ") == 3, setting  # one line per answered clip
         assert f"\n{setting} " in out  # and one in the summary
     assert "25 -> 13" in out and "50 -> 15" in out  # audio tokens kept: ceil(0.5 * 25), ceil(0.3 * 50)

@@ -55,9 +55,11 @@ def test_demo_clips_cover_both_families_and_open_with_long_clips():
 
 
 def test_demo_names_the_picture_of_its_longest_clip(capsys):
-    assert cli.main(["demo", "--limit", "1", "--methods", "fastv", "--keep", "0.3", "--max-new-tokens", "8"]) == 0
+    methods = "fastv,headrouter[diversity=0.5]"
+    assert cli.main(["demo", "--limit", "1", "--methods", methods, "--keep", "0.3", "--max-new-tokens", "8"]) == 0
     first = read_items(DEMO / "items.jsonl")[0]
-    assert f"headrouter show {first.id} --methods fastv --keep 0.3 --out kept.png" in capsys.readouterr().out
+    # quoted: a shell would read the brackets as a pattern
+    assert f"headrouter show {first.id} --methods '{methods}' --keep 0.3 --out kept.png" in capsys.readouterr().out
 
 
 def test_answers_demo_clips_unpruned(shipped):

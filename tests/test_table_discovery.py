@@ -54,11 +54,12 @@ def checkpoint(tmp_path_factory):
     return directory
 
 
-def test_the_default_method_is_headrouter():
-    assert inspect.signature(headrouter.wrap).parameters["method"].default == "headrouter"
-    assert inspect.signature(headrouter.pruning).parameters["method"].default == "headrouter"
+def test_the_default_method_is_headrouter_with_the_diversity_step():
+    assert inspect.signature(headrouter.wrap).parameters["method"].default == "headrouter[diversity=0.95]"
+    assert inspect.signature(headrouter.pruning).parameters["method"].default == "headrouter[diversity=0.95]"
     model = headrouter.wrap(tiny.tiny_model(), keep_ratio=0.7)
     assert model.headrouter.method.name == "headrouter" and model.headrouter.config.method == "headrouter"
+    assert model.headrouter.method.diversity == 0.95 and model.headrouter.config.method_kwargs["diversity"] == 0.95
 
 
 def test_without_a_table_one_warning_names_the_calibrate_command(caplog):

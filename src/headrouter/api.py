@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from headrouter.adapters import adapter_for
-from headrouter.config import DEFAULT_PRUNE_LAYER, PruningConfig
+from headrouter.config import DEFAULT_METHOD, DEFAULT_PRUNE_LAYER, PruningConfig
 from headrouter.engine.pruner import Pruner
 from headrouter.methods import ScoringMethod, get_method
 from headrouter.methods.base import parse_spec
@@ -27,7 +27,7 @@ def wrap(
     keep_ratio: float = 0.7,
     *,
     prune_layer: int = DEFAULT_PRUNE_LAYER,
-    method: str | ScoringMethod = "headrouter",
+    method: str | ScoringMethod = DEFAULT_METHOD,
     **method_kwargs,
 ) -> nn.Module:
     """Prune audio tokens inside ``model``'s decoder from layer ``prune_layer`` on; returns the same model.
@@ -37,10 +37,12 @@ def wrap(
     settings as extra keyword arguments, a spec with its settings written in (``"headrouter[diversity=0.95]"``), or a
     :class:`~headrouter.methods.ScoringMethod` object. The router is at ``model.headrouter``.
 
-    The default method is HeadRouter. Named (``"headrouter"``, or a spec of it) without a ``table`` setting, it finds
-    its head table (:func:`~headrouter.methods.headrouter.discovery.find_table`: beside the checkpoint, else the
-    shipped one if the model is the shipped model) or runs table-free after one WARNING that says how to calibrate;
-    ``table=None`` asks for table-free deliberately, and a method object is used as given. The table in use is
+    The default method is HeadRouter with the diversity step, :data:`~headrouter.config.DEFAULT_METHOD`
+    (``"headrouter[diversity=0.95]"``; ``method="headrouter"`` is the paper's method). Named (``"headrouter"``, or a
+    spec of it) without a ``table`` setting, HeadRouter finds its head table
+    (:func:`~headrouter.methods.headrouter.discovery.find_table`: beside the checkpoint, else the shipped one if the
+    model is the shipped model) or runs table-free after one WARNING that says how to calibrate; ``table=None``
+    asks for table-free deliberately, and a method object is used as given. The table in use is
     ``model.headrouter.method.table`` (None: table-free).
 
     Wrapping an already wrapped model replaces its settings: the old router is detached first, so
@@ -75,7 +77,7 @@ def pruning(
     keep_ratio: float = 0.7,
     *,
     prune_layer: int = DEFAULT_PRUNE_LAYER,
-    method: str | ScoringMethod = "headrouter",
+    method: str | ScoringMethod = DEFAULT_METHOD,
     **method_kwargs,
 ) -> Iterator[Pruner]:
     """Prune inside a ``with`` block; on exit the model is as it was before (unwrapped, or wrapped as before)."""

@@ -9,6 +9,12 @@ from typing import Any
 DEFAULT_PRUNE_LAYER = 2
 """K: the first pruned layer; attention is read at K-1 (as in the AudioMarathon evaluation code)."""
 
+DEFAULT_METHOD = "headrouter[diversity=0.95]"
+"""What ``wrap`` and ``pruning`` prune with unless told otherwise: HeadRouter's routed scores, its top-k taken with the
+diversity step (:mod:`headrouter.methods.diversity`, weight 0.95, chosen on calibration items). Measured against the
+paper's method (``"headrouter"``): on the short proving ground 4-9 points more of the semantic score at every keep
+ratio, on the long one 2-3 times less output divergence and more of the answer's evidence kept (README)."""
+
 DEFAULT_KEEP_RATIOS = (1.0, 0.7, 0.5, 0.3, 0.1)
 """The keep ratios evaluation and benchmarks sweep unless told otherwise: 1.0 (pruning machinery, nothing dropped)
 and the range pruning papers of this field report."""

@@ -8,14 +8,14 @@ from dataclasses import asdict, dataclass
 import torch
 
 from headrouter.adapters import ADAPTERS, ModelAdapter
-from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_PRUNE_LAYER
+from headrouter.config import DEFAULT_KEEP_RATIOS, DEFAULT_METHOD, DEFAULT_PRUNE_LAYER
 from headrouter.device import resolve_attention, resolve_device
 from headrouter.methods import available_methods, get_method
 
 logger = logging.getLogger("headrouter")
 
 DEFAULT_LENGTHS = (750, 1500, 3000, 7500)
-DEFAULT_METHODS = ("fastv", "headrouter")
+DEFAULT_METHODS = ("fastv", "headrouter", DEFAULT_METHOD)
 DEFAULT_RUNS = 5
 DEFAULT_DECODE_TOKENS = 32
 DEFAULT_LAYERS = 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import textwrap
 from collections.abc import Sequence
 
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         longest = max(clips.items, key=lambda item: item.extra.get("seconds", 0.0))
         print(
             f"\nThe audio tokens each method kept of {longest.id}, along its spectrogram (pip install "
-            f"'headrouter[plot]'):\n  headrouter show {longest.id} --methods {','.join(args.methods)} "
+            f"'headrouter[plot]'):\n  headrouter show {longest.id} --methods {shlex.quote(','.join(args.methods))} "
             f"--keep {min(args.keep):g} --out kept.png"
         )
     return 0

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from headrouter.cli.argtypes import method_specs, share
 from headrouter.cli.options import add_prune_layer
+from headrouter.config import DEFAULT_METHOD
 
-DEFAULT_METHODS = ("random", "frame", "fastv", "dart", "segment", "headrouter")
+DEFAULT_METHODS = ("random", "frame", "fastv", "dart", "segment", "headrouter", DEFAULT_METHOD)
 DEFAULT_KEEP = 0.3
 DEFAULT_PROMPT = "What do you hear in this recording?"
 """The prompt for a clip that is not a shipped demo clip and comes without ``--prompt``."""

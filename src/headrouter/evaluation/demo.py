@@ -17,7 +17,7 @@ from torch import nn
 
 from headrouter.adapters import adapter_for
 from headrouter.api import pruning
-from headrouter.config import DEFAULT_PRUNE_LAYER
+from headrouter.config import DEFAULT_METHOD, DEFAULT_PRUNE_LAYER
 from headrouter.evaluation.runner import DEFAULT_MAX_NEW_TOKENS
 from headrouter.timing import timed_forward
 
@@ -32,7 +32,7 @@ SHIPPED_ITEMS = ASSETS / "demo" / "items.jsonl"
 SHIPPED_TABLE = ASSETS / "head_table"
 """A HeadTable calibrated for the shipped model, if one is shipped; else ``headrouter`` runs its fallback."""
 
-CLIP_METHODS = ("headrouter", "fastv")
+CLIP_METHODS = (DEFAULT_METHOD, "headrouter", "fastv")
 CLIP_KEEP_RATIOS = (0.5, 0.3)
 
 DEFAULT_METHODS = ("fastv", "random", "frame")
