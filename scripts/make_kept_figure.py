@@ -16,11 +16,9 @@ import matplotlib
 import torch
 
 from headrouter.adapters import load_model, load_processor
-from headrouter.cli.show import resolve_clip
+from headrouter.cli.show import DEFAULT_METHODS, resolve_clip
 from headrouter.evaluation.demo import SHIPPED_MODEL, SHIPPED_TABLE
 from headrouter.visual import kept_tokens, plot_kept
-
-METHODS = ["random", "frame", "fastv", "dart", "segment", "headrouter"]
 
 
 def main() -> None:
@@ -34,7 +32,7 @@ def main() -> None:
     torch.set_num_threads(2)
     audio, prompt = resolve_clip(args.clip)
     model, processor = load_model(SHIPPED_MODEL, dtype="float32"), load_processor(SHIPPED_MODEL)
-    kept = kept_tokens(model, processor, audio, prompt, METHODS, args.keep, table=SHIPPED_TABLE)
+    kept = kept_tokens(model, processor, audio, prompt, DEFAULT_METHODS, args.keep, table=SHIPPED_TABLE)
     question = prompt.split("\n")[0]
     title = (
         f"Audio tokens each method keeps at keep {args.keep:g} ({len(kept.methods[0].indices)} of "
