@@ -8,6 +8,7 @@ import pytest
 import torch
 from test_evaluation import build_standin, standin_items
 
+import headrouter
 from headrouter import cli
 from headrouter.adapters.qwen2_5_omni import loading
 from headrouter.cli import bench as bench_command
@@ -220,3 +221,10 @@ def test_demo_with_another_model_uses_no_shipped_table_and_takes_its_own(checkpo
     table = calibrated_table(checkpoint, tmp_path / "table")
     assert cli.main([*argv, "--table", str(table)]) == 0
     assert f"headrouter's head table: {table}" in capsys.readouterr().out
+
+
+def test_eval_and_show_default_to_every_method_and_wraps_default():
+    args = cli.build_parser().parse_args(["eval", "--model", "m", "--data", "d"])
+    assert args.methods == [*headrouter.available_methods(), "headrouter[diversity=0.95]"]
+    args = cli.build_parser().parse_args(["show", "clip"])
+    assert args.methods[-2:] == ["headrouter", "headrouter[diversity=0.95]"]

@@ -38,6 +38,7 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
+    from headrouter.config import DEFAULT_METHOD
     from headrouter.evaluation.benchmarks import BENCHMARKS
     from headrouter.evaluation.runner import DEFAULT_KEEP_RATIOS, DEFAULT_MAX_NEW_TOKENS, evaluate
     from headrouter.methods import available_methods
@@ -68,11 +69,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(  # not the shared --methods: evaluation takes method specs (settings, oracle routing)
         "--methods",
         type=_method_specs,
-        default=available_methods(),
+        default=[*available_methods(), DEFAULT_METHOD],
         help="comma-separated methods, each a name or NAME[KEY=VALUE,...] with the method's settings, e.g. "
         "headrouter[smooth=0.25], segment[inner=headrouter] (the --table goes to the inner method), "
         "headrouter[oracle] (each item's own task_type as task: oracle routing; needs --table) "
-        f"(default {','.join(available_methods())}; known: {','.join(available_methods())})",
+        f"(default every method and wrap's default, {DEFAULT_METHOD}; known: {','.join(available_methods())})",
     )
     parser.add_argument(
         "--keep",
