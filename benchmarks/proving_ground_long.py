@@ -22,7 +22,8 @@ the journals are then merged and ``headrouter eval`` on all items reads every an
 A stopped run continues where it stopped. The unpruned answers are computed once, in ``main``, and handed to the
 ablations' journals (unless the table was recalibrated between the grids). ``OUT/summary.md`` collects the tables
 the README quotes: unpruned scores, percent of unpruned per task family with intervals, HeadRouter's paired lead over
-each baseline, routing accuracy and the oracle gap, and the ablations.
+each baseline, the same over the tasks the model answers above chance unpruned (their choices read from ``--data``),
+routing accuracy and the oracle gap, and the ablations.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from headrouter.evaluation.bootstrap import mean_replicates, percentile_interval, resample_indices
+from headrouter.evaluation.bootstrap import mean_replicates, percent_replicates, percentile_interval, resample_indices
+from headrouter.evaluation.runner import load_items
 from headrouter.methods.base import split_specs
 
 DIVERSE = "headrouter[diversity=0.95]"
@@ -140,13 +142,17 @@ def _cell(row: dict | None) -> str:
     return f"{row['percent_of_unpruned']:.1f}{_interval(row['percent_of_unpruned_ci'])}"
 
 
-def paired_lead(predictions: list[dict], family: str, a: str, b: str, keep: float) -> tuple[float, list[float] | None]:
+def paired_lead(
+    predictions: list[dict], family: str, a: str, b: str, keep: float, tasks: set[str] | None = None
+) -> tuple[float, list[float] | None]:
     """Family score of method ``a`` minus ``b`` at ``keep`` in points (mean over tasks of the mean item score), with
-    its 95% bootstrap interval: items resampled within each task, the same resample for both methods (paired)."""
+    its 95% bootstrap interval: items resampled within each task, the same resample for both methods (paired).
+    ``tasks``: only these of the family's tasks (default all)."""
     by_task: dict[str, dict[str, dict[str, float]]] = {}
     for p in predictions:
         if p["task_type"] == family and p["keep_ratio"] == keep and p["method"] in (a, b):
-            by_task.setdefault(p["task"], {}).setdefault(p["id"], {})[p["method"]] = p["score"]
+            if tasks is None or p["task"] in tasks:
+                by_task.setdefault(p["task"], {}).setdefault(p["id"], {})[p["method"]] = p["score"]
     point, replicates = [], []
     for task, items in sorted(by_task.items()):
         ids = sorted(i for i, m in items.items() if len(m) == 2)
@@ -157,9 +163,92 @@ def paired_lead(predictions: list[dict], family: str, a: str, b: str, keep: floa
     return 100 * float(np.mean(point)), None if interval is None else [100 * v for v in interval]
 
 
-def summarize(out: Path) -> str:
+def chance_levels(items_file: Path) -> dict[str, float]:
+    """Per task of the items with choices, the score of a uniform guess: the mean over its items of 1 / choices.
+    Tasks with open answers (``long_digit_string``) have no such level and are left out."""
+    levels: dict[str, list[float]] = {}
+    for item in load_items(items_file):
+        if item.choices:
+            levels.setdefault(item.task, []).append(1.0 / len(item.choices))
+    return {task: float(np.mean(values)) for task, values in levels.items()}
+
+
+def above_chance(predictions: list[dict], chance: dict[str, float]) -> dict[str, tuple[float, list[float], float]]:
+    """The tasks whose unpruned score's 95% bootstrap interval lies above a guess (every task without a chance level,
+    too), each with ``(score, interval, chance)`` (chance NaN where there is none)."""
+    unpruned: dict[str, list[float]] = {}
+    for p in predictions:
+        if p["method"] == "none":
+            unpruned.setdefault(p["task"], []).append(p["score"])
+    kept = {}
+    for task, scores in sorted(unpruned.items()):
+        interval = percentile_interval(mean_replicates(scores, resample_indices(len(scores), task)))
+        level = chance.get(task, float("nan"))
+        if task not in chance or interval[0] > level:
+            kept[task] = (float(np.mean(scores)), interval, level)
+    return kept
+
+
+def percent_on(predictions: list[dict], family: str, method: str, keep: float, tasks: set[str]) -> str:
+    """Percent of the unpruned family score over ``tasks`` only, with its paired 95% bootstrap interval (items
+    resampled within each task, the same resample for the method and unpruned), as a table cell."""
+    by_task: dict[str, dict[str, dict[str, float]]] = {}
+    for p in predictions:
+        if p["task_type"] == family and p["task"] in tasks:
+            if (p["method"], p["keep_ratio"]) in ((method, keep), ("none", None)):
+                by_task.setdefault(p["task"], {}).setdefault(p["id"], {})[p["method"]] = p["score"]
+    if not by_task:
+        return "-"
+    point, base, replicates, base_replicates = [], [], [], []
+    for task, items in sorted(by_task.items()):
+        ids = sorted(i for i, m in items.items() if len(m) == 2)
+        indices = resample_indices(len(ids), task)
+        pruned, unpruned = [items[i][method] for i in ids], [items[i]["none"] for i in ids]
+        point.append(np.mean(pruned))
+        base.append(np.mean(unpruned))
+        replicates.append(mean_replicates(pruned, indices))
+        base_replicates.append(mean_replicates(unpruned, indices))
+    interval = percentile_interval(percent_replicates(np.mean(replicates, 0), np.mean(base_replicates, 0)))
+    return f"{100 * np.mean(point) / np.mean(base):.1f}{_interval(interval)}"
+
+
+def answerable_section(predictions: list[dict], items_file: Path, keeps: tuple[float, ...]) -> list[str]:
+    """Markdown: the method table and the diverse headrouter's paired leads over the tasks answered above chance."""
+    tasks = above_chance(predictions, chance_levels(items_file))
+    lines = ["", "## Tasks answered above chance unpruned", ""]
+    lines += [
+        "A task counts when its unpruned score's 95% interval lies above a uniform guess among its choices (open "
+        "answers always count); on the others no pruning method can be told from another.",
+        "",
+        "| task | unpruned [95% interval] | chance |",
+        "|---|---|---|",
+    ]
+    for task, (score, interval, level) in tasks.items():
+        chance = "-" if np.isnan(level) else f"{100 * level:.1f}"
+        lines.append(f"| {task} | {100 * score:.1f}{_interval(interval, 100)} | {chance} |")
+    for family in FAMILIES:
+        names = {p["task"] for p in predictions if p["task_type"] == family} & set(tasks)
+        lines += ["", f"## Percent of unpruned on those tasks, {family} ({', '.join(sorted(names))}) [95% interval]"]
+        lines += ["", "| method | " + " | ".join(f"keep {k}" for k in keeps) + " |", "|---" * (len(keeps) + 1) + "|"]
+        for method in split_specs(MAIN):
+            cells = [percent_on(predictions, family, method, k, names) for k in keeps]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += ["", f"## {DIVERSE} minus each baseline on those tasks (points, paired 95% interval)", ""]
+    lines += ["| family | other | " + " | ".join(f"keep {k}" for k in keeps) + " |", "|---" * (len(keeps) + 2) + "|"]
+    for family in FAMILIES:
+        for other in (*BASELINES, "headrouter"):
+            cells = []
+            for k in keeps:
+                lead, interval = paired_lead(predictions, family, DIVERSE, other, k, set(tasks))
+                cells.append(f"{lead:+.1f}{_interval(interval, sign='+')}")
+            lines.append(f"| {family} | {other} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def summarize(out: Path, items_file: Path | None = None) -> str:
     """The README's tables from the grids' results, as markdown (also written to ``out/summary.md``); the main grid's
-    alone when the ablations have not been run."""
+    alone when the ablations have not been run. With ``items_file`` (the held-out items, for their choices), also
+    the tables over the tasks the model answers above chance (:func:`answerable_section`)."""
     main_results = json.loads((out / "main" / "results.json").read_text())
     ablations_file = out / "ablations" / "results.json"
     ablations = json.loads(ablations_file.read_text()) if ablations_file.is_file() else None
@@ -186,6 +275,8 @@ def summarize(out: Path) -> str:
                     lead, interval = paired_lead(predictions, family, method, baseline, k)
                     cells.append(f"{lead:+.1f}{_interval(interval, sign='+')}")
                 lines.append(f"| {family} | {baseline} | " + " | ".join(cells) + " |")
+    if items_file is not None:
+        lines += answerable_section(predictions, items_file, keeps)
     lines += ["", "## Routing: percent of items routed to their own task type (keep 0.3)", ""]
     lines += ["| router | " + " | ".join(FAMILIES) + " | overall |", "|---" * 4 + "|"]
     overall = {
@@ -225,7 +316,7 @@ def main() -> None:
     for name in args.grids.split(","):
         run_grid(args, name)
     if (args.out / "main" / "results.json").is_file():
-        print(summarize(args.out))
+        print(summarize(args.out, args.data))
 
 
 if __name__ == "__main__":
