@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +17,7 @@ from headrouter.adapters.qwen2_5_omni import loading, tiny
 from headrouter.methods import ScoringContext, ScoringMethod
 from headrouter.methods.headrouter import stats
 from headrouter.methods.headrouter.calibration import CalibrationSample
+from headrouter.methods.headrouter.fidelity import significant_gains
 from headrouter.methods.headrouter.stats import sparse_weights
 
 RATE = tiny.SAMPLE_RATE
@@ -59,11 +61,12 @@ def divergence(model, inputs, reference, ratio, method) -> float:
 def test_gains_weights_and_untouched_layers_match_a_hand_built_reference(models, processor, tmp_path):
     model = models["eager"]
     attention = headrouter.calibrate(model, processor, samples(), progress=False)
-    table = headrouter.calibrate(
-        model, processor, samples(), weighting="fidelity", fidelity_keep_ratios=[0.5, 0.2], progress=False
+    table = headrouter.calibrate(  # z = 0: every head with a positive gain is weighted (one sample has no error)
+        model, processor, samples(), weighting="fidelity", fidelity_keep_ratios=[0.5, 0.2], fidelity_z=0, progress=False
     )
     assert table.meta["settings"]["weighting"] == "fidelity"
     assert table.meta["fidelity"]["layers"] == [1] and table.meta["fidelity"]["keep_ratios"] == [0.5, 0.2]
+    assert table.meta["fidelity"]["z"] == 0 and table.meta["fidelity"]["standard_errors"]["acoustic"]["1"] == [None] * 4
     prior = attention.prior[1].double()
     for sample in samples():
         inputs = processor_inputs(processor, sample.audio, sample.prompt)
@@ -96,8 +99,9 @@ def test_gains_weights_and_untouched_layers_match_a_hand_built_reference(models,
         ({"fidelity_layers": [3]}, r"fidelity_layers must be layers 0\.\.2 \(pruning starts at the layer after\)"),
         ({"fidelity_layers": []}, "fidelity_layers must be a non-empty list of distinct layers"),
         ({"fidelity_keep_ratios": [0.5, 1.0]}, r"fidelity_keep_ratios must be a non-empty list of ratios in \(0, 1\)"),
+        ({"fidelity_z": -1.0}, r"fidelity_z must be a finite number >= 0 \(standard errors\), got -1.0"),
     ],
-    ids=["unknown-weighting", "layer-without-a-layer-after", "no-layers", "ratio-one"],
+    ids=["unknown-weighting", "layer-without-a-layer-after", "no-layers", "ratio-one", "negative-z"],
 )
 def test_bad_fidelity_settings_fail_before_any_forward_pass(models, processor, monkeypatch, kwargs, message):
     model = models["sdpa"]
@@ -139,4 +143,28 @@ def test_cli_refuses_fidelity_settings_without_fidelity_weighting(tmp_path, monk
     argv = ["calibrate", "--model", str(tmp_path), "--data", str(tmp_path / "calib.jsonl"), "--out",
             str(tmp_path / "t"), "--tasks", "acoustic", "--fidelity-keep", "0.3"]  # fmt: skip
     assert cli.main(argv) == 2
-    assert "--fidelity-layers and --fidelity-keep set up --weighting fidelity" in capsys.readouterr().err
+    assert "--fidelity-layers, --fidelity-keep and --fidelity-z set up --weighting fidelity" in capsys.readouterr().err
+
+
+def test_a_head_is_weighted_only_where_its_gain_clears_z_standard_errors():
+    gains = torch.tensor(
+        [[1.0, 2.0, 0.5], [1.0, -2.0, 0.1], [1.0, 2.0, 0.3], [1.0, -2.0, 0.3]], dtype=torch.float64
+    )  # (samples, heads): head 0 always gains 1; head 1 gains nothing on average; head 2 gains 0.3, error 0.0816
+    kept, error = significant_gains(gains, 2.0)
+    assert torch.allclose(error, torch.tensor([0.0, 2.0 / 4**0.5 * (4 / 3) ** 0.5, (0.08 / 3) ** 0.5 / 2]).double())
+    assert kept.tolist() == pytest.approx([1.0, 0.0, 0.3])
+    assert significant_gains(gains, 4.0)[0].tolist() == pytest.approx([1.0, 0.0, 0.0])  # 0.3 < 4 x 0.0816
+    assert significant_gains(gains, 0.0)[0].tolist() == pytest.approx([1.0, 0.0, 0.3])  # 0: any positive mean
+    one = gains[:1]
+    assert significant_gains(one, 2.0)[0].tolist() == [0.0, 0.0, 0.0]  # one sample: no error known, nothing clears
+    assert significant_gains(one, 0.0)[0].tolist() == [1.0, 2.0, 0.5]
+
+
+def test_a_layer_where_no_head_clears_gets_uniform_weights_and_a_warning(models, processor, caplog):
+    with caplog.at_level(logging.WARNING, logger="headrouter"):  # one sample per task type: no head can clear z = 2
+        table = headrouter.calibrate(models["sdpa"], processor, samples(), weighting="fidelity", progress=False)
+    for task_type in ("acoustic", "semantic"):
+        assert torch.equal(table.weights[task_type][1], torch.full((4,), 0.25))
+    assert table.meta["fidelity"]["z"] == 2.0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and "no head of layer 1 beats a random choice by 2 standard errors" in warnings[0]

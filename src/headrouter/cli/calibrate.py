@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import tempfile
 from pathlib import Path
 
-from headrouter.cli.argtypes import items, keep_ratios, layer_list, positive_int, share
+from headrouter.cli.argtypes import at_least, items, keep_ratios, layer_list, positive_int, share
 from headrouter.cli.options import add_dtype, add_truncate_audio, library_default
 
 BUILTIN_SAMPLES = 32
@@ -88,6 +89,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         type=keep_ratios,
         help=f"with --weighting fidelity: the keep ratios each head's choice is tried at (default {ratios})",
     )
+    z = library_default(calibrate, "fidelity_z")
+    parser.add_argument(
+        "--fidelity-z",
+        type=functools.partial(at_least, 0.0, why="standard errors"),
+        help=f"with --weighting fidelity: standard errors by which a head's mean gain over a random choice must exceed "
+        f"0 for the head to be weighted; 0 weighs every head with a positive mean gain (default {z:g})",
+    )
     add_dtype(parser)
     add_truncate_audio(parser)
 
@@ -104,8 +112,15 @@ def run(args: argparse.Namespace) -> int:
         raise NotADirectoryError(f"--out {args.out} is a file; the table needs a directory")
     if not args.builtin and (args.samples is not None or args.seed is not None):
         raise ValueError("--samples and --seed choose what --builtin generates; with --data they mean nothing")
-    if args.weighting != "fidelity" and (args.fidelity_layers is not None or args.fidelity_keep is not None):
-        raise ValueError("--fidelity-layers and --fidelity-keep set up --weighting fidelity; alone they mean nothing")
+    fidelity = {
+        "fidelity_layers": args.fidelity_layers,
+        "fidelity_keep_ratios": args.fidelity_keep,
+        "fidelity_z": args.fidelity_z,
+    }
+    if args.weighting != "fidelity" and any(v is not None for v in fidelity.values()):
+        raise ValueError(
+            "--fidelity-layers, --fidelity-keep and --fidelity-z set up --weighting fidelity; alone they mean nothing"
+        )
     with tempfile.TemporaryDirectory(prefix="headrouter-calibration-") as scratch:
         if args.builtin:
             builtin = {"samples_per_task_type": args.samples or BUILTIN_SAMPLES, "seed": args.seed or 0}
@@ -114,7 +129,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             samples = [sample for path in args.data for sample in load_samples(path)]
         check_tasks(samples, args.tasks)
-        fidelity = {"fidelity_layers": args.fidelity_layers, "fidelity_keep_ratios": args.fidelity_keep}
         model = load_model(args.model, dtype=args.dtype)
         processor = load_processor(args.model)
         table = calibrate(

@@ -203,6 +203,7 @@ def calibrate(
     weighting: str = "attention",
     fidelity_layers: Sequence[int] = (DEFAULT_PRUNE_LAYER - 1,),
     fidelity_keep_ratios: Sequence[float] = fidelity.DEFAULT_KEEP_RATIOS,
+    fidelity_z: float = fidelity.DEFAULT_Z,
     progress: bool = True,
 ) -> HeadTable:
     """Profile ``model``'s heads on ``samples`` and return a :class:`HeadTable` with one entry per task type.
@@ -220,14 +221,16 @@ def calibrate(
     ``"fidelity"`` then re-weighs the heads of ``fidelity_layers`` (layer K-1 for the default K) by how well each
     head's own choice of tokens keeps the unpruned model's next-token distribution at ``fidelity_keep_ratios``
     (:mod:`.fidelity`; the other layers keep attention weights). It needs no labels and costs about
-    ``len(fidelity_keep_ratios) * (heads + 1)`` more forward passes per sample and measured layer.
+    ``len(fidelity_keep_ratios) * (heads + 1)`` more forward passes per sample and measured layer. A head is weighted
+    only where its mean gain over a random choice exceeds 0 by ``fidelity_z`` standard errors (0: any gain); a layer
+    with no such head gets uniform weights.
     """
     samples = list(samples)
     tasks = list(tasks)
     check_tasks(samples, tasks)
     _check_settings(bins, coverage)
     adapter = adapter_for(model)
-    fidelity.check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers)
+    fidelity.check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers, fidelity_z)
     rate = adapter.sampling_rate(processor)
     failed: list[str] = []
 
@@ -264,7 +267,7 @@ def calibrate(
     if weighting == "fidelity":
         inputs = ((_on_model(adapter, batch), task_type) for batch, task_type in prepared("head fidelity"))
         table = fidelity.reweigh(
-            adapter, table, inputs, fidelity_layers, fidelity_keep_ratios, coverage, progress=False
+            adapter, table, inputs, fidelity_layers, fidelity_keep_ratios, coverage, progress=False, z=fidelity_z
         )
     return table
 
@@ -279,6 +282,7 @@ def calibrate_inputs(
     weighting: str = "attention",
     fidelity_layers: Sequence[int] = (DEFAULT_PRUNE_LAYER - 1,),
     fidelity_keep_ratios: Sequence[float] = fidelity.DEFAULT_KEEP_RATIOS,
+    fidelity_z: float = fidelity.DEFAULT_Z,
 ) -> HeadTable:
     """As :func:`calibrate`, from ready model inputs: ``(inputs, task type)`` pairs, each ``inputs`` a batch of one
     as the processor makes it (``input_ids``, ``attention_mask`` and the audio features). For prompts made without a
@@ -286,7 +290,7 @@ def calibrate_inputs(
     tasks = list(tasks)
     _check_settings(bins, coverage)
     adapter = adapter_for(model)
-    fidelity.check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers)
+    fidelity.check_weighting(weighting, fidelity_layers, fidelity_keep_ratios, adapter.num_layers, fidelity_z)
     pairs = list(inputs)
     unknown = sorted({task for _, task in pairs} - set(tasks))
     missing = [t for t in tasks if t not in {task for _, task in pairs}]
@@ -298,7 +302,7 @@ def calibrate_inputs(
     if weighting == "fidelity":
         on_model = [(_on_model(adapter, batch), task_type) for batch, task_type in pairs]
         table = fidelity.reweigh(
-            adapter, table, on_model, fidelity_layers, fidelity_keep_ratios, coverage, progress=True
+            adapter, table, on_model, fidelity_layers, fidelity_keep_ratios, coverage, progress=True, z=fidelity_z
         )
     return table
 

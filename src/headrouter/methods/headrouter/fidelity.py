@@ -6,8 +6,10 @@ This pass measures the choice itself. Per calibration sample, per measured layer
 tokens are pruned at layer ``l + 1`` keeping the ones head ``h`` alone ranks highest (its last-query attention,
 position-debiased as HeadRouter scores), and the pruned model's next-token distribution at the end of the prompt is
 compared with the unpruned one (KL divergence). A head's *gain* is how much lower its divergence is than that of a
-random choice of the same number of tokens, averaged over the keep ratios and over the task type's samples; heads
-with no gain get weight 0 and the rest are weighted by their gain (:func:`~.stats.sparse_weights`).
+random choice of the same number of tokens, averaged over the keep ratios and over the task type's samples. A head
+whose mean gain is not above 0 by ``z`` standard errors (over the samples) gets weight 0, the rest are weighted by
+their mean gain (:func:`~.stats.sparse_weights`); where no head of a layer clears it, the layer's heads are weighted
+uniformly (logged): a head that only seems better than random on a few samples should not take all the weight.
 
 No labels are needed: the target is the model's own unpruned prediction, the quantity the paper's "percent of
 unpruned" measures. It costs ``1 + len(keep_ratios) * (heads * len(layers) + 1)`` forward passes per sample.
@@ -16,6 +18,7 @@ unpruned" measures. It costs ``1 + len(keep_ratios) * (heads * len(layers) + 1)`
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -36,6 +39,8 @@ WEIGHTINGS = ("attention", "fidelity")
 choice (this module) at the layers it measures."""
 DEFAULT_KEEP_RATIOS = (0.5, 0.3, 0.1)
 """The keep ratios a head's choice is tried at: those the proving ground reports below 0.7."""
+DEFAULT_Z = 2.0
+"""Standard errors by which a head's mean gain must exceed 0 to be weighted (0: any positive mean gain)."""
 
 
 def check_fidelity(layers: Sequence[int], keep_ratios: Sequence[float], num_layers: int) -> None:
@@ -53,12 +58,16 @@ def check_fidelity(layers: Sequence[int], keep_ratios: Sequence[float], num_laye
         raise ValueError(f"fidelity_keep_ratios must be a non-empty list of ratios in (0, 1), got {keep_ratios}")
 
 
-def check_weighting(weighting: str, layers: Sequence[int], keep_ratios: Sequence[float], num_layers: int) -> None:
-    """``ValueError`` unless ``weighting`` is known and, for ``"fidelity"``, its layers and ratios are valid."""
+def check_weighting(
+    weighting: str, layers: Sequence[int], keep_ratios: Sequence[float], num_layers: int, z: float = DEFAULT_Z
+) -> None:
+    """``ValueError`` unless ``weighting`` is known and, for ``"fidelity"``, its layers, ratios and ``z`` are valid."""
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {list(WEIGHTINGS)}, got {weighting!r}")
     if weighting == "fidelity":
         check_fidelity(layers, keep_ratios, num_layers)
+        if isinstance(z, bool) or not isinstance(z, (int, float)) or not 0 <= z < float("inf"):
+            raise ValueError(f"fidelity_z must be a finite number >= 0 (standard errors), got {z!r}")
 
 
 def single_head(table: HeadTable, layer: int, head: int) -> HeadTable:
@@ -82,7 +91,8 @@ def head_gains(
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, dict[int, torch.Tensor]]:
-    """Per task type and measured layer, ``(H,)`` mean gain of each head over a random choice (in nats of KL).
+    """Per task type and measured layer, ``(N, H)``: each of the type's ``N`` samples' gain of each head over a
+    random choice (in nats of KL), averaged over ``keep_ratios``.
 
     ``inputs``: ``(model inputs, task type)`` pairs, each a batch of one with the model's dtype and device.
     ``table`` supplies the positional priors the heads' scores are divided by (an attention-weighted table of the
@@ -90,8 +100,7 @@ def head_gains(
     """
     forward = adapter.forward_module
     num_heads = table.num_heads
-    sums: dict[str, dict[int, torch.Tensor]] = {}
-    counts: dict[str, int] = {}
+    per_sample: dict[str, dict[int, list[torch.Tensor]]] = {}
     scorers = {
         layer: [HeadRouterMethod(table=single_head(table, layer, h), task=table.tasks[0]) for h in range(num_heads)]
         for layer in layers
@@ -99,17 +108,26 @@ def head_gains(
     chance = RandomSelection(seed=seed)
     for batch, task_type in tqdm(inputs, desc="head fidelity", unit="sample", disable=not progress):
         reference = next_token_log_probs(forward, batch)
-        gains = sums.setdefault(task_type, {layer: torch.zeros(num_heads, dtype=torch.float64) for layer in layers})
+        rows = per_sample.setdefault(task_type, {layer: [] for layer in layers})
         for layer in layers:
+            gain = torch.zeros(num_heads, dtype=torch.float64)
             for ratio in keep_ratios:
                 floor = _divergence(forward, batch, chance, ratio, reference, layer + 1)
                 for head, scorer in enumerate(scorers[layer]):
-                    gains[layer][head] += floor - _divergence(forward, batch, scorer, ratio, reference, layer + 1)
-        counts[task_type] = counts.get(task_type, 0) + 1
-    return {
-        task_type: {layer: total_gain / (counts[task_type] * len(keep_ratios)) for layer, total_gain in per.items()}
-        for task_type, per in sums.items()
-    }
+                    gain[head] += floor - _divergence(forward, batch, scorer, ratio, reference, layer + 1)
+            rows[layer].append(gain / len(keep_ratios))
+    return {task_type: {layer: torch.stack(r) for layer, r in per.items()} for task_type, per in per_sample.items()}
+
+
+def significant_gains(gains: torch.Tensor, z: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean, standard error)`` over the samples of ``gains`` ``(N, H)``, the mean set to 0 for every head whose
+    mean is not above 0 by ``z`` standard errors. One sample has no standard error: with ``z > 0`` no head clears
+    it (infinite error), with ``z = 0`` any positive mean does."""
+    mean = gains.mean(0)
+    n = gains.shape[0]
+    error = gains.std(0) / n**0.5 if n > 1 else torch.full_like(mean, float("inf"))
+    clears = mean > (z * error if z > 0 else torch.zeros_like(mean))
+    return torch.where(clears, mean, torch.zeros_like(mean)), error
 
 
 def _divergence(forward, batch: Mapping, scorer, ratio: float, reference: torch.Tensor, prune_layer: int) -> float:
@@ -125,19 +143,43 @@ def reweigh(
     keep_ratios: Sequence[float],
     coverage: float,
     progress: bool,
+    z: float = DEFAULT_Z,
 ) -> HeadTable:
-    """``table`` with the weights of ``layers`` from each head's gain (:func:`head_gains`), the gains and
-    the settings recorded in its metadata (``meta["fidelity"]``)."""
+    """``table`` with the weights of ``layers`` from each head's significant gain (:func:`head_gains`,
+    :func:`significant_gains`), the mean gains, their standard errors and the settings recorded in its metadata
+    (``meta["fidelity"]``)."""
     gains = head_gains(adapter, inputs, table, layers, keep_ratios, progress=progress)
     weights = {task_type: tensor.clone() for task_type, tensor in table.weights.items()}
+    means: dict[str, dict[str, list[float]]] = {}
+    errors: dict[str, dict[str, list[float]]] = {}
     for task_type, per_layer in gains.items():
-        for layer, gain in per_layer.items():
-            weights[task_type][layer] = stats.sparse_weights(gain.clamp_min(0), coverage).float()
-            logger.info("fidelity gains, %s, layer %d: %s", task_type, layer, [round(g, 4) for g in gain.tolist()])
+        for layer, samples in per_layer.items():
+            kept, error = significant_gains(samples, z)
+            weights[task_type][layer] = stats.sparse_weights(kept, coverage).float()
+            means.setdefault(task_type, {})[str(layer)] = samples.mean(0).tolist()
+            errors.setdefault(task_type, {})[str(layer)] = [e if math.isfinite(e) else None for e in error.tolist()]
+            logger.info(
+                "fidelity gains, %s, layer %d: %s (standard errors %s)",
+                task_type,
+                layer,
+                [round(g, 4) for g in means[task_type][str(layer)]],
+                [round(e, 4) for e in error.tolist()],  # inf: one sample, no error to measure
+            )
+            if not bool((kept > 0).any()):
+                logger.warning(
+                    "fidelity: no head of layer %d beats a random choice by %g standard errors for task type %r "
+                    "(%d samples): its heads are weighted uniformly",
+                    layer,
+                    z,
+                    task_type,
+                    samples.shape[0],
+                )
     meta = dict(table.meta)
     meta["fidelity"] = {
         "layers": list(layers),
         "keep_ratios": list(keep_ratios),
-        "gains": {t: {str(layer): gain.tolist() for layer, gain in per.items()} for t, per in gains.items()},
+        "z": z,
+        "gains": means,
+        "standard_errors": errors,
     }
     return replace(table, weights=weights, meta=meta)
