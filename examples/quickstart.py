@@ -25,6 +25,7 @@ import statistics
 import torch
 
 import headrouter
+from headrouter.config import DEFAULT_METHOD
 from headrouter.evaluation.demo import measure_prefill
 
 
@@ -34,7 +35,11 @@ def main() -> None:
     parser.add_argument("--audio", help="audio file to ask about (any format librosa reads)")
     parser.add_argument("--prompt", default="What is said in this audio? Answer briefly.", help="question to ask")
     parser.add_argument("--keep", type=float, default=0.7, help="keep ratio in (0, 1] (default 0.7)")
-    parser.add_argument("--method", default="fastv", choices=headrouter.available_methods(), help="default fastv")
+    parser.add_argument(
+        "--method",
+        default=DEFAULT_METHOD,
+        help=f"a method name or spec, e.g. fastv or 'headrouter[task=semantic]' (default wrap's, {DEFAULT_METHOD})",
+    )
     parser.add_argument("--max-new-tokens", type=int, help="tokens to generate (default 8 tiny, 128 real)")
     parser.add_argument("--runs", type=int, default=3, help="timed prefill passes (default 3)")
     args = parser.parse_args()
@@ -46,6 +51,10 @@ def main() -> None:
         parser.error(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
     if args.runs < 1:
         parser.error(f"--runs must be >= 1, got {args.runs}")
+    try:
+        headrouter.get_method(args.method)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--method: {error}")
     if args.model is None:
         tiny_quickstart(args.keep, args.method, args.max_new_tokens or 8, args.runs)
     else:
