@@ -71,7 +71,9 @@ def _greedy(states: torch.Tensor, k: int, weight: float, block: int = BLOCK) -> 
     bound that no other token can pass, now or later (none where the candidates are all that is left). It picks
     among the candidates by the rule, their likeness to each other from one ``block x block`` product, for as long as
     the best candidate still comes before the bound; then one ``n x picks`` product brings every redundancy up to
-    date. Every round picks at least its first candidate.
+    date. Every round picks at least its first candidate. The picks are those of one pick per round up to float
+    rounding: the candidates' likeness comes from another product than the one that updates redundancy, so two
+    gains equal to the last bit may be ordered differently.
     """
     n = states.shape[0]
     features = F.normalize(states.float(), dim=-1)
@@ -88,8 +90,8 @@ def _greedy(states: torch.Tensor, k: int, weight: float, block: int = BLOCK) -> 
         bound = (float(gain[order[size]]), int(order[size])) if n - done > size else (float("-inf"), -1)
         candidates = torch.sort(order[:size]).values
         likeness = (features[candidates] @ features[candidates].T).cpu().numpy()
-        numbers = (gain[candidates], base[candidates])
-        picks = _round(candidates.cpu().numpy(), *(x.cpu().numpy() for x in numbers), likeness, weight, bound, k - done)
+        values = (gain[candidates], base[candidates])
+        picks = _round(candidates.cpu().numpy(), *(x.cpu().numpy() for x in values), likeness, weight, bound, k - done)
         new = candidates[picks]
         picked[new] = True
         redundancy = torch.maximum(redundancy, (features @ features[new].T).amax(-1))
