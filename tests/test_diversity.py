@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import headrouter
 from headrouter.engine.selection import top_k_audio
 from headrouter.methods import FastV, HeadRouterMethod, SegmentTopK, get_method, method_from_config
-from headrouter.methods.diversity import _greedy, _round, check_diversity, diverse_top_k
+from headrouter.methods.diversity import _greedy, _round, _unit_rows, check_diversity, diverse_top_k
 from headrouter.testing import assert_pruned_equals_masked
 
 # four audio tokens after one text token: a0 and a1 nearly the same direction, a2 orthogonal to both, a3 between
@@ -100,10 +100,11 @@ def test_rounds_of_any_size_pick_what_one_pick_per_round_picks(weight):
     states[200:260] = states[40]
     states[100:120:2] = states[7]
     for k in (1, 2, 90, 230, 300):
-        step_by_step = _greedy(states, k, weight, block=1)
+        features = _unit_rows(states, torch.arange(300))
+        step_by_step = _greedy(features, k, weight, block=1)
         assert int(step_by_step.sum()) == k and bool(step_by_step[0])
         for block in (2, 7, 64, 400):
-            assert torch.equal(_greedy(states, k, weight, block=block), step_by_step), (k, block)
+            assert torch.equal(_greedy(features, k, weight, block=block), step_by_step), (k, block)
 
 
 @pytest.mark.parametrize(("second", "picks"), [(5, [0]), (2, [0, 1])])
@@ -122,7 +123,7 @@ def test_one_pick_per_round_is_the_rule_written_out():
     states = torch.randn(30, 4, generator=generator)
     states[20:25] = states[3]
     for weight in (0.3, 0.95):
-        picked = _greedy(states, 18, weight, block=1)
+        picked = _greedy(_unit_rows(states, torch.arange(30)), 18, weight, block=1)
         order = list(range(30))  # states come best-scored first
         expected = reference([30.0 - i for i in order], states.tolist(), 18, weight)
         assert set(picked.nonzero().squeeze(-1).tolist()) == expected
@@ -180,3 +181,20 @@ def test_wrap_takes_diversity_and_its_config_round_trips(models):
         assert get_method(config.method, **config.method_kwargs) == FastV(diversity=0.5)
     finally:
         headrouter.unwrap(model)
+
+
+def test_features_are_the_gathered_rows_at_unit_norm_in_float32():
+    generator = torch.Generator().manual_seed(7)
+    states = torch.randn(1200, 6, generator=generator).to(torch.bfloat16)
+    states[5] = 0.0  # a zero row stays zero (its norm is clamped, as F.normalize does)
+    rows = torch.randperm(1200, generator=generator)[:1100]  # more rows than one gather chunk
+    features = _unit_rows(states, rows)
+    assert features.dtype == torch.float32
+    assert torch.equal(features, torch.nn.functional.normalize(states[rows].float(), dim=-1))
+
+
+def test_keeping_every_token_needs_no_choice():
+    scores = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    mask = torch.tensor([[False, True, True, True]])
+    keep = diverse_top_k(scores, mask, torch.tensor([3]), torch.randn(1, 4, 2), 0.95)
+    assert keep.all()

@@ -22,10 +22,11 @@ import numbers
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 BLOCK = 64
 """Candidates per round of :func:`_greedy`."""
+GATHER_CHUNK = 512
+"""Rows gathered at a time into the float32 features (:func:`_unit_rows`)."""
 
 
 def check_diversity(weight: object) -> float | None:
@@ -54,16 +55,29 @@ def diverse_top_k(
     for row in range(audio_mask.shape[0]):
         positions = audio_mask[row].nonzero().squeeze(-1)
         k = int(counts[row])
+        if k >= len(positions):  # every token is kept: nothing to choose
+            keep[row, positions] = True
+            continue
         if k == 0:
             continue
         ranked = positions[torch.sort(scores[row, positions], descending=True, stable=True).indices]
-        keep[row, ranked[_greedy(hidden_states[row, ranked], k, weight)]] = True
+        keep[row, ranked[_greedy(_unit_rows(hidden_states[row], ranked), k, weight)]] = True
     return keep
 
 
-def _greedy(states: torch.Tensor, k: int, weight: float, block: int = BLOCK) -> torch.Tensor:
-    """``(n,)`` bool: the ``k`` tokens picked from ``states`` ``(n, D)``, given best-scored first (module docstring);
-    ``block`` >= 1 (1: one pick per round, the rule step by step).
+def _unit_rows(states: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``states[rows]`` as float32 rows scaled to unit norm: the features the greedy compares, made as one float32
+    copy (gathered in chunks, normalised in place) rather than a gathered copy, a float32 copy and a normalised one."""
+    features = torch.empty(len(rows), states.shape[-1], dtype=torch.float32, device=states.device)
+    for start in range(0, len(rows), GATHER_CHUNK):
+        features[start : start + GATHER_CHUNK] = states[rows[start : start + GATHER_CHUNK]]
+    return features.div_(features.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
+def _greedy(features: torch.Tensor, k: int, weight: float, block: int = BLOCK) -> torch.Tensor:
+    """``(n,)`` bool: the ``k`` tokens picked from ``features`` ``(n, D)`` (float32 rows of unit norm, given
+    best-scored first; :func:`_unit_rows`) by the rule of the module docstring; ``block`` >= 1 (1: one pick per
+    round, the rule step by step).
 
     The greedy rule's picks, taken in rounds instead of one pass over all tokens per pick. The first pick is token 0
     (the largest relevance, no redundancy yet); after it redundancy only grows, so a token's gain only falls. A round
@@ -75,11 +89,10 @@ def _greedy(states: torch.Tensor, k: int, weight: float, block: int = BLOCK) -> 
     rounding: the candidates' likeness comes from another product than the one that updates redundancy, so two
     gains equal to the last bit may be ordered differently.
     """
-    n = states.shape[0]
-    features = F.normalize(states.float(), dim=-1)
-    relevance = 1.0 - torch.arange(n, dtype=torch.float32, device=states.device) / max(n - 1, 1)
+    n = features.shape[0]
+    relevance = 1.0 - torch.arange(n, dtype=torch.float32, device=features.device) / max(n - 1, 1)
     base = (1.0 - weight) * relevance
-    picked = torch.zeros(n, dtype=torch.bool, device=states.device)
+    picked = torch.zeros(n, dtype=torch.bool, device=features.device)
     picked[0] = True
     redundancy = features @ features[0]
     done = 1
