@@ -20,7 +20,6 @@ from headrouter.api import pruning
 from headrouter.audio import load_audio, require_audio_tokens
 from headrouter.config import DEFAULT_PRUNE_LAYER
 from headrouter.methods import ScoringMethod, get_method
-from headrouter.methods.base import parse_spec
 from headrouter.methods.headrouter.table import HeadTable
 
 
@@ -98,15 +97,10 @@ def kept_tokens(
     per_second = tokens_per_second if tokens_per_second is not None else n_audio / (wav.size / rate)
     kept = []
     for given in methods:
-        method, settings = parse_spec(given) if isinstance(given, str) else (given, {})
-        scorer = get_method(method, **settings)  # a bad spec fails here
-        if table is not None and scorer.uses_table:
-            method, settings = scorer.with_table(table), {}
+        scorer = get_method(given)  # a bad spec fails here
+        method = scorer.with_table(table) if table is not None and scorer.uses_table else given
         label = given if isinstance(given, str) else scorer.name
-        with (
-            pruning(model, keep_ratio, prune_layer=prune_layer, method=method, **settings) as router,
-            torch.inference_mode(),
-        ):
+        with pruning(model, keep_ratio, prune_layer=prune_layer, method=method) as router, torch.inference_mode():
             module(**inputs)
             record = router.records[0]
         indices = torch.searchsorted(positions, torch.tensor(record.kept_positions, device=positions.device)).tolist()
