@@ -2,8 +2,8 @@
 table, another version), as percent of unpruned and as the paired difference in points, per task family and keep
 ratio, over all tasks and over the tasks the model answers above chance unpruned.
 
-    python benchmarks/paired_runs.py benchmarks/results/proving_ground_long/fidelity_z2 headrouter \\
-        benchmarks/results/proving_ground_long/main headrouter [--data data/long_heldout/items.jsonl]
+    python benchmarks/paired_runs.py benchmarks/results/proving_ground_long/main headrouter \\
+        benchmarks/results/proving_ground_long/fidelity_z0 headrouter [--data data/long_heldout/items.jsonl]
 
 Each run is a ``headrouter eval`` output folder (its ``predictions.jsonl``); both must hold the unpruned answers of
 the same items. The intervals are the summary's (proving_ground_long.py): items resampled within each task, the same
