@@ -4,14 +4,15 @@ prefill's speed-up against their ideals, and peak prefill memory; the end-to-end
     python benchmarks/end_to_end.py [--part shallow|full|both] [--out benchmarks/results/end_to_end]
 
 Two parts, each ``headrouter bench --with-audio-tower`` once per audio length (random weights, 3B widths, bf16, sdpa,
-the headrouter method timed with a table calibrated on the bench prompts):
+the headrouter methods timed with a table calibrated on the bench prompts; ``DEFAULT`` is ``wrap``'s default method,
+whose diversity step does not grow with depth, so only the full depth shows its real share):
 
 - ``shallow``: 3 decoder layers (K = 1) and 3 tower layers (the published 32:36 depth ratio), 1,500 / 3,000 / 7,500
-  audio tokens, keep 1.0 / 0.7 / 0.3, fastv and headrouter, 3 runs, 8 decode tokens (at 7,500: headrouter, 2 runs,
-  no decode timing);
+  audio tokens, keep 1.0 / 0.7 / 0.3, fastv, headrouter and ``DEFAULT``, 3 runs, 8 decode tokens (at 7,500:
+  headrouter and ``DEFAULT``, 2 runs, no decode timing);
 - ``full``: the published depth, 36 decoder layers (K = 2, the library default) and 32 tower layers, 1,500 / 3,000
-  audio tokens, keep 1.0 / 0.3, headrouter, 2 runs, no decode timing, no unwrapped cell (keep 1.0 is the unpruned
-  reference): one prefill takes minutes here.
+  audio tokens, keep 1.0 / 0.3, headrouter and ``DEFAULT``, 2 runs, no decode timing, no unwrapped cell (keep 1.0
+  is the unpruned reference): one prefill takes about a minute on a 2-core CPU with AMX bf16 units.
 
 Each length's JSON and markdown report go into ``--out`` as ``<part>-<tokens>``; one already there is not run again
 (delete it to rerun), so a stopped run continues. ``OUT/end_to_end.md`` collects the tables. Run it alone on the
@@ -25,21 +26,23 @@ import json
 from pathlib import Path
 
 from headrouter import bench
+from headrouter.config import DEFAULT_METHOD as DEFAULT
 from headrouter.machine import describe_machine
 
 PARTS = {
     "shallow": dict(
-        lengths=(1500, 3000, 7500), methods=("fastv", "headrouter"), runs=3, decode_tokens=8, num_layers=3,
+        lengths=(1500, 3000, 7500), methods=("fastv", "headrouter", DEFAULT), runs=3, decode_tokens=8, num_layers=3,
         prune_layer=1,
     ),
     "full": dict(
-        lengths=(1500, 3000), keep_ratios=(1.0, 0.3), methods=("headrouter",), runs=2, decode_tokens=0,
+        lengths=(1500, 3000), keep_ratios=(1.0, 0.3), methods=("headrouter", DEFAULT), runs=2, decode_tokens=0,
         num_layers=36, prune_layer=2, unwrapped=False,
     ),
 }  # fmt: skip
-LENGTH_OVERRIDES = {("shallow", 7500): dict(methods=("headrouter",), runs=2, decode_tokens=0)}
-"""What one length of a part runs differently, to fit a session on 2 CPU cores: one shallow prefill at 7,500 tokens
-takes ~1.5 minutes, one full-depth prefill 3.5 minutes at 1,500 tokens and ~7.5 at 3,000."""
+LENGTH_OVERRIDES = {("shallow", 7500): dict(methods=("headrouter", DEFAULT), runs=2, decode_tokens=0)}
+"""What one length of a part runs differently, to fit a session on 2 CPU cores: on a CPU without AMX bf16 units one
+shallow prefill at 7,500 tokens takes ~1.5 minutes, one full-depth prefill 3.5 minutes at 1,500 tokens and ~7.5 at
+3,000 (with them, 5-8x less)."""
 KEEP = (1.0, 0.7, 0.3)
 
 
@@ -61,8 +64,8 @@ def table(runs: list[dict]) -> str:
     """Markdown: one row per (model, length, method, keep < 1) with the end-to-end figures."""
     lines = [
         "| model | audio tokens | method | keep | unpruned prefill s | tower share | decoder speed-up (ideal) | "
-        "end-to-end speed-up (ideal) | measured / ideal | peak prefill MiB (keep 1.0) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "end-to-end speed-up (ideal) | measured / ideal | scoring ms (% of unpruned) | peak prefill MiB (keep 1.0) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for results in runs:
         model = results["model"]
@@ -77,6 +80,7 @@ def table(runs: list[dict]) -> str:
                 f"{length['unpruned_prefill_ms'] / 1e3:,.1f} | {length['unpruned_tower_share']:.0%} | "
                 f"{cell['decoder_speedup']:.2f}x ({cell['decoder_ideal_speedup']:.2f}x) | "
                 f"{cell['speedup']:.2f}x ({cell['ideal_speedup']:.2f}x) | {cell['measured_over_ideal']:.0%} | "
+                f"{cell['scoring_ms']:,.0f} ({cell['scoring_share']:.1%}) | "
                 f"{_mib(cell['prefill_peak_bytes'])} ({_mib(full['prefill_peak_bytes'])}) |"
             )
     return "\n".join(lines)
