@@ -12,7 +12,8 @@ whose diversity step does not grow with depth, so only the full depth shows its 
   headrouter and ``DEFAULT``, 2 runs, no decode timing);
 - ``full``: the published depth, 36 decoder layers (K = 2, the library default) and 32 tower layers, 1,500 / 3,000
   audio tokens, keep 1.0 / 0.3, headrouter and ``DEFAULT``, 2 runs, no decode timing, no unwrapped cell (keep 1.0
-  is the unpruned reference): one prefill takes about a minute on a 2-core CPU with AMX bf16 units.
+  is the unpruned reference): one unpruned prefill takes 11 s at 1,500 tokens and about 20 s at 3,000 on a 2-core
+  CPU with AMX bf16 units.
 
 Each length's JSON and markdown report go into ``--out`` as ``<part>-<tokens>``; one already there is not run again
 (delete it to rerun), so a stopped run continues. ``OUT/end_to_end.md`` collects the tables. Run it alone on the
@@ -42,7 +43,7 @@ PARTS = {
 LENGTH_OVERRIDES = {("shallow", 7500): dict(methods=("headrouter", DEFAULT), runs=2, decode_tokens=0)}
 """What one length of a part runs differently, to fit a session on 2 CPU cores: on a CPU without AMX bf16 units one
 shallow prefill at 7,500 tokens takes ~1.5 minutes, one full-depth prefill 3.5 minutes at 1,500 tokens and ~7.5 at
-3,000 (with them, 5-8x less)."""
+3,000 (with them, 7-20x less)."""
 KEEP = (1.0, 0.7, 0.3)
 
 

@@ -54,7 +54,7 @@ def describe_machine(info: dict | None = None) -> str:
 def bf16_units(flags: Iterable[str]) -> str | None:
     """The best bfloat16 matrix unit among the CPU ``flags`` (:data:`BF16_UNITS`), None if it has none. With one,
     bf16 matrix products run several times faster (on 2 cores with AMX: 2 TFLOP/s against 0.25 in float32), so bf16
-    timings from two CPUs of the same model name can differ five-fold; the machine line says which."""
+    timings from two CPUs of the same model name can differ several-fold; the machine line says which."""
     flags = set(flags)
     return next((name for flag, name in BF16_UNITS if flag in flags), None)
 
