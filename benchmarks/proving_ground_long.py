@@ -22,8 +22,8 @@ the journals are then merged and ``headrouter eval`` on all items reads every an
 A stopped run continues where it stopped. The unpruned answers are computed once, in ``main``, and handed to the
 ablations' journals (unless the table was recalibrated between the grids). ``OUT/summary.md`` collects the tables
 the README quotes: unpruned scores, percent of unpruned per task family with intervals, HeadRouter's paired lead over
-each baseline, the same over the tasks the model answers above chance unpruned (their choices read from ``--data``),
-routing accuracy and the oracle gap, and the ablations.
+each baseline and how many items each lead would need to clear 0, the same over the tasks the model answers above
+chance unpruned (their choices read from ``--data``), routing accuracy and the oracle gap, and the ablations.
 """
 
 from __future__ import annotations
@@ -36,7 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from headrouter.evaluation.bootstrap import mean_replicates, percent_replicates, percentile_interval, resample_indices
+from headrouter.evaluation.bootstrap import (
+    items_to_resolve,
+    mean_replicates,
+    percent_replicates,
+    percentile_interval,
+    resample_indices,
+)
 from headrouter.evaluation.runner import load_items
 from headrouter.methods.base import split_specs
 
@@ -163,6 +169,40 @@ def paired_lead(
     return 100 * float(np.mean(point)), None if interval is None else [100 * v for v in interval]
 
 
+def _needed(lead: float, interval: list[float] | None, items: int) -> str:
+    """A cell of :func:`resolution_section`: the lead +- its interval's half-width, and the items it would take to
+    clear 0."""
+    if interval is None:
+        return "-"
+    if interval[0] > 0 or interval[1] < 0:
+        return "ahead" if lead > 0 else "behind"
+    needed = items_to_resolve(lead, interval, items)
+    count = "never (lead 0)" if np.isinf(needed) else f"{needed:,.0f}" if needed < 1e6 else "> 1,000,000"
+    return f"{lead:+.1f} ± {(interval[1] - interval[0]) / 2:.1f}: {count}"
+
+
+def resolution_section(predictions: list[dict], keeps: tuple[float, ...]) -> list[str]:
+    """Markdown: for each paired lead of headrouter and the diverse default over a baseline, the items per family
+    its interval would need to exclude 0 (:func:`headrouter.evaluation.bootstrap.items_to_resolve`)."""
+    items = {f: len({p["id"] for p in predictions if p["task_type"] == f and p["method"] == "none"}) for f in FAMILIES}
+    lines = ["", "## Items per family the leads above would need to clear 0", ""]
+    lines += [
+        f"The held-out set has {items['acoustic']} acoustic and {items['semantic']} semantic items. Each cell: the "
+        "lead ± the half-width of its paired interval (points), then how many items per family an interval of the "
+        "same spread would need to exclude 0 for a lead of the size measured (the half-width shrinks as "
+        "1 / sqrt(items)); ahead / behind where it already does. A planning figure, not a test.",
+        "",
+        "| method | family | baseline | " + " | ".join(f"keep {k}" for k in keeps) + " |",
+        "|---" * (len(keeps) + 3) + "|",
+    ]
+    for method in ("headrouter", DIVERSE):
+        for family in FAMILIES:
+            for baseline in BASELINES:
+                cells = [_needed(*paired_lead(predictions, family, method, baseline, k), items[family]) for k in keeps]
+                lines.append(f"| {method} | {family} | {baseline} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def chance_levels(items_file: Path) -> dict[str, float]:
     """Per task of the items with choices, the score of a uniform guess: the mean over its items of 1 / choices.
     Tasks with open answers (``long_digit_string``) have no such level and are left out."""
@@ -275,6 +315,7 @@ def summarize(out: Path, items_file: Path | None = None) -> str:
                     lead, interval = paired_lead(predictions, family, method, baseline, k)
                     cells.append(f"{lead:+.1f}{_interval(interval, sign='+')}")
                 lines.append(f"| {family} | {baseline} | " + " | ".join(cells) + " |")
+    lines += resolution_section(predictions, keeps[1:])
     if items_file is not None:
         lines += answerable_section(predictions, items_file, keeps)
     lines += ["", "## Routing: percent of items routed to their own task type (keep 0.3)", ""]

@@ -13,6 +13,7 @@ import pytest
 from headrouter.evaluation.benchmarks.scoring import get_rule
 from headrouter.evaluation.bootstrap import (
     RESAMPLES,
+    items_to_resolve,
     mean_replicates,
     percent_replicates,
     percentile_interval,
@@ -231,3 +232,37 @@ def test_a_macro_f1_task_recomputes_f1_on_every_resample():
     means = np.percentile(mean_replicates([r["score"] for r in mine], indices), [2.5, 97.5]).tolist()
     assert task["score_ci"] != pytest.approx(means)  # the F1, not the mean of the item scores, was resampled
     assert task["score_ci"][0] <= task["score"] <= task["score_ci"][1]
+
+
+def test_items_to_resolve_by_hand():
+    assert items_to_resolve(1.0, [-1.0, 3.0], 100) == 400.0  # half-width 2, twice the lead: 4x the items
+    assert items_to_resolve(-0.5, [-2.5, 1.5], 100) == 1600.0  # the lead's sign does not matter
+    assert items_to_resolve(0.5, [0.1, 0.9], 100) == 100.0  # resolved already
+    assert items_to_resolve(-2.0, [-3.0, -0.5], 7) == 7.0
+    assert items_to_resolve(3.0, [-0.1, 5.1], 100) == 100.0  # never fewer than it has
+    assert items_to_resolve(0.0, [-1.0, 1.0], 100) == float("inf")
+    for bad in (0, -3, 2.0, True):
+        with pytest.raises(ValueError, match="items must be an int >= 1"):
+            items_to_resolve(1.0, [-1.0, 3.0], bad)
+    with pytest.raises(ValueError, match="interval must be"):
+        items_to_resolve(1.0, [3.0, -1.0], 10)
+
+
+def test_items_to_resolve_predicts_the_interval_of_a_larger_set():
+    """The same per-item differences repeated k times (the same spread, k times the items): the bootstrap interval
+    clears 0 at about the predicted size and not at a quarter of it."""
+    diffs = np.random.default_rng(0).choice([-1.0, 0.0, 1.0, 1.0, -1.0, 0.0, 1.0], size=60)  # mean 0.03 here
+    lead = float(diffs.mean())
+    interval = percentile_interval(mean_replicates(diffs, resample_indices(60, "d")))
+    assert interval[0] < 0 < interval[1]
+    needed = items_to_resolve(lead, interval, 60)
+    assert 1_000 < needed < 10_000
+
+    def interval_at(k: int) -> list[float]:
+        tiled = np.tile(diffs, k)
+        return percentile_interval(mean_replicates(tiled, resample_indices(len(tiled), "d")))
+
+    big = interval_at(int(np.ceil(1.5 * needed / 60)))
+    small = interval_at(max(1, int(needed / 60 / 4)))
+    assert big[0] > 0
+    assert small[0] < 0

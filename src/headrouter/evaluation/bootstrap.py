@@ -7,6 +7,7 @@ answered under every setting, so the unpruned and the pruned scores of one resam
 (paired), and the percent of unpruned is taken resample by resample. A domain's, a family's and the overall figure
 resample within each task (stratified) and take the mean of the tasks' resampled scores, as the point estimate does.
 The interval is the 2.5th and 97.5th percentile of the resampled figures (:func:`percentile_interval`).
+:func:`items_to_resolve` says how far a set of items is from telling two methods apart.
 """
 
 from __future__ import annotations
@@ -78,3 +79,20 @@ def percentile_interval(replicates: np.ndarray | None, level: float = LEVEL) -> 
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(values, [tail, 100 - tail])
     return [float(low), float(high)]
+
+
+def items_to_resolve(lead: float, interval: Sequence[float], items: int) -> float:
+    """The items a paired difference ``lead`` (interval ``[low, high]`` on ``items`` items) would need for its
+    interval to exclude 0 if the items' spread stayed as it is: the half-width shrinks as 1 / sqrt(items), so
+    ``items * (half-width / |lead|) ** 2``. ``items`` itself where the interval already excludes 0; inf for a lead of
+    0. A planning figure (is a set too small for differences of this size?), not a significance test."""
+    if isinstance(items, bool) or not isinstance(items, int) or items < 1:
+        raise ValueError(f"items must be an int >= 1, got {items!r}")
+    low, high = (float(v) for v in interval)
+    if not low <= high:
+        raise ValueError(f"interval must be [low, high] with low <= high, got {list(interval)}")
+    if low > 0 or high < 0:
+        return float(items)
+    if lead == 0:
+        return float("inf")
+    return max(float(items), items * ((high - low) / 2 / abs(lead)) ** 2)
