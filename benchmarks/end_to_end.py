@@ -11,9 +11,9 @@ whose diversity step does not grow with depth, so only the full depth shows its 
   audio tokens, keep 1.0 / 0.7 / 0.3, fastv, headrouter and ``DEFAULT``, 3 runs, 8 decode tokens (at 7,500:
   headrouter and ``DEFAULT``, 2 runs, no decode timing);
 - ``full``: the published depth, 36 decoder layers (K = 2, the library default) and 32 tower layers, 1,500 / 3,000
-  audio tokens, keep 1.0 / 0.3, headrouter and ``DEFAULT``, 2 runs, no decode timing, no unwrapped cell (keep 1.0
-  is the unpruned reference): one unpruned prefill takes 11 s at 1,500 tokens and about 20 s at 3,000 on a 2-core
-  CPU with AMX bf16 units.
+  audio tokens, keep 1.0 / 0.3, headrouter and ``DEFAULT``, 5 runs, no decode timing, no unwrapped cell (keep 1.0
+  is the unpruned reference): one unpruned prefill takes 11-15 s at 1,500 tokens and 23-28 s at 3,000 on a 2-core
+  CPU with AMX bf16 units, so medians of 5 (the whole part about 15 minutes).
 
 Each length's JSON and markdown report go into ``--out`` as ``<part>-<tokens>``; one already there is not run again
 (delete it to rerun), so a stopped run continues. ``OUT/end_to_end.md`` collects the tables. Run it alone on the
@@ -36,7 +36,7 @@ PARTS = {
         prune_layer=1,
     ),
     "full": dict(
-        lengths=(1500, 3000), keep_ratios=(1.0, 0.3), methods=("headrouter", DEFAULT), runs=2, decode_tokens=0,
+        lengths=(1500, 3000), keep_ratios=(1.0, 0.3), methods=("headrouter", DEFAULT), runs=5, decode_tokens=0,
         num_layers=36, prune_layer=2, unwrapped=False,
     ),
 }  # fmt: skip
