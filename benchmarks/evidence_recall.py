@@ -7,7 +7,9 @@ method keeps (headrouter.evaluation.evidence), at keep 0.3 and 0.1, per task fam
 One prefill per item, method and keep ratio (no generation). ``--methods`` takes method specs as ``headrouter eval``
 does (``headrouter[diversity=0.5]``, ``headrouter[oracle]``; the table goes to every method that uses one); default:
 the baselines, headrouter and headrouter[oracle]. ``--compare-table`` adds ``headrouter`` with a second table (for
-example the attention-weighted table of an earlier commit) as the row ``headrouter[compare]``. Every
+example the attention-weighted table of an earlier commit) as the row ``headrouter[compare]``. ``--answers`` (a
+grid's ``predictions.jsonl`` over the same items, such as proving_ground_long.py's main grid) adds whether the items
+answered right unpruned stay right, by the share of the evidence each method kept (:func:`answers_by_recall`). Every
 item's recalls are appended to ``OUT/per_item.jsonl`` as it finishes (its first line the settings): a stopped run
 continues where it stopped, and a run with other settings is refused. ``OUT/results.md`` holds the tables.
 """
@@ -32,6 +34,8 @@ from headrouter.methods.headrouter.table import HeadTable
 from headrouter.visual import kept_tokens
 
 METHODS = "random,frame,fastv,dart,segment,headrouter,headrouter[oracle]"
+BUCKETS = ((0.0, 0.1), (0.1, 0.5), (0.5, 1.0))
+"""Evidence recall bands of :func:`answers_by_recall`: [low, high), the last one closed."""
 
 
 def summarize(rows: list[dict], keep: list[float]) -> str:
@@ -57,10 +61,50 @@ def summarize(rows: list[dict], keep: list[float]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def answers_by_recall(rows: list[dict], predictions: list[dict]) -> str:
+    """Markdown: of the items answered right unpruned (score 1 in ``predictions``, a grid's rows over the same
+    items), the share answered right under a method and keep ratio, by the share of the evidence it kept
+    (:data:`BUCKETS`); per task and family, pooled over every (method, keep ratio) both hold. A task with no item
+    answered right (a partial score is not right) shows 0 items."""
+    score = {(p["id"], p["method"], p["keep_ratio"]): p["score"] for p in predictions}
+    pooled: dict[str, list[tuple[float, float]]] = {}
+    right = {}
+    for row in rows:
+        if score.get((row["id"], "none", None)) != 1.0:
+            continue
+        right.setdefault(row["task"], set()).add(row["id"])
+        for keep, recalls in row["recall"].items():
+            for method, recall in recalls.items():
+                answer = score.get((row["id"], method, float(keep)))
+                if answer is not None:
+                    for group in (row["task"], row["task_type"]):
+                        pooled.setdefault(group, []).append((recall, answer))
+    bands = [f"{lo:g}-{hi:g}" for lo, hi in BUCKETS]
+    lines = [
+        "| task | items right unpruned | " + " | ".join(f"evidence kept {b}" for b in bands) + " |",
+        "|---" * (2 + len(BUCKETS)) + "|",
+    ]
+    for group in [*dict.fromkeys(r["task"] for r in rows), *FAMILIES]:
+        pairs = np.array(pooled.get(group, []), dtype=float).reshape(-1, 2)
+        cells = []
+        for i, (lo, hi) in enumerate(BUCKETS):
+            band = (pairs[:, 0] >= lo) & ((pairs[:, 0] < hi) | (i == len(BUCKETS) - 1))
+            cells.append(f"{100 * pairs[band, 1].mean():.0f}% ({band.sum()})" if band.any() else "- (0)")
+        items = len(right.get(group, ())) + sum(len(right[t]) for t in right if _family(rows, t) == group)
+        name = f"**{group}**" if group in FAMILIES else group
+        lines.append(f"| {name} | {items} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _family(rows: list[dict], task: str) -> str:
+    return next(r["task_type"] for r in rows if r["task"] == task)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser, METHODS, 30, Path("benchmarks/results/evidence_recall"))
     parser.add_argument("--compare-table", type=Path)
+    parser.add_argument("--answers", type=Path, help="a grid's predictions.jsonl over the same items")
     args = parser.parse_args()
     keep, specs, runs, items = run_plan(args)
     model, processor = load_model(args.model), load_processor(args.model)
@@ -93,6 +137,14 @@ def main() -> None:
         f"Evidence recall x 100 [95% bootstrap interval], {len(rows)} long items of {args.data} "
         f"({args.per_task} per task); random keeps the keep ratio in expectation.\n\n" + summarize(rows, keep)
     )
+    if args.answers:
+        predictions = [json.loads(line) for line in args.answers.read_text().splitlines() if line.strip()]
+        text += (
+            f"\nAnswers against evidence kept ({args.answers}): of the items answered right unpruned (score 1: a "
+            "partial score, such as a digit string's with one wrong word, is not right), the share "
+            "answered right after pruning, by the share of the evidence tokens the method kept, over every method and "
+            "keep ratio of both runs (in brackets: item x method x keep ratio cases).\n\n"
+        ) + answers_by_recall(rows, predictions)
     (args.out / "results.md").write_text(text)
     print(text)
 
