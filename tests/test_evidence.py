@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from headrouter.evaluation.evidence import evidence_recall, evidence_spans, evidence_tokens
+from headrouter.evaluation.evidence import events_covered, evidence_recall, evidence_spans, evidence_tokens
 from headrouter.evaluation.tasks.items import Item
 from headrouter.visual.kept import KeptTokens, MethodKept
 
@@ -52,8 +52,9 @@ def test_tokens_overlapping_a_span_at_25_per_second():
     assert evidence_tokens([(0.2, 0.28)], 100, 25.0) == {5, 6}  # 0.28 x 25 is 7.000000000000001: token 7 starts there
 
 
-def test_recall_is_the_share_of_evidence_tokens_each_method_kept():
-    kept = KeptTokens(
+def three_methods() -> KeptTokens:
+    """A 4-s clip of 100 tokens and what three methods kept of it."""
+    return KeptTokens(
         wav=np.zeros(16_000 * 4, dtype=np.float32),
         sampling_rate=16_000,
         prompt="?",
@@ -67,6 +68,24 @@ def test_recall_is_the_share_of_evidence_tokens_each_method_kept():
             MethodKept("none", [0, 1, 2], [], {}),
         ],
     )
+
+
+def test_recall_is_the_share_of_evidence_tokens_each_method_kept():
+    kept = three_methods()
     assert evidence_recall(kept, [(0.5, 1.0), (1.2, 1.28)]) == [1.0, 4 / 15, 0.0]  # 13 + 2 evidence tokens
     with pytest.raises(ValueError, match="cover no audio token"):
         evidence_recall(kept, [(5.0, 6.0)])
+
+
+def test_an_event_is_covered_when_a_method_keeps_the_least_share_of_its_tokens():
+    kept = three_methods()
+    spans = [(0.5, 1.0), (1.2, 1.28)]  # tokens 12..24 (13) and 30..31 (2)
+    assert events_covered(kept, spans) == [1.0, 1.0, 0.0]  # "some": 2 of 13 (>= 0.1) and 2 of 2
+    assert events_covered(kept, spans, least=0.2) == [1.0, 0.5, 0.0]  # 2 of 13 is under 0.2
+    assert events_covered(kept, spans, least=2 / 13) == [1.0, 1.0, 0.0]  # exactly the least share counts
+    assert events_covered(kept, [(0.5, 1.0)], least=1.0) == [1.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="covers no audio token"):
+        events_covered(kept, [(0.5, 1.0), (5.0, 6.0)])
+    for bad in (0, 1.5, -0.1, True, "0.1"):
+        with pytest.raises(ValueError, match="least must be a share"):
+            events_covered(kept, spans, least=bad)

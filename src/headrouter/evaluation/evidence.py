@@ -8,6 +8,10 @@ Which events are the evidence (:func:`evidence_spans`): the one the question ask
 (``note_at_time``: the note at the stated moment; ``word_speaker``: the quoted word), else every event of the item
 (the hidden event, all events counted, both events ordered, the keyword, the digits). Audio token ``i`` of a clip
 covers ``[i / rate, (i + 1) / rate)`` seconds; it is evidence when that interval overlaps an evidence span.
+
+Recall is the share of the evidence tokens kept; :func:`events_covered` asks instead whether each event keeps some of
+its tokens. On the long proving ground that is what decides an answer: with a random tenth of an event's tokens kept,
+91% of the acoustic answers stay right, against 52% with none (``benchmarks/evidence_knockout.py``).
 """
 
 from __future__ import annotations
@@ -59,3 +63,25 @@ def evidence_recall(kept: KeptTokens, spans: Sequence[tuple[float, float]]) -> l
     if not evidence:
         raise ValueError(f"the spans {list(spans)} cover no audio token of a {kept.seconds:.1f}-s clip")
     return [len(evidence.intersection(m.indices)) / len(evidence) for m in kept.methods]
+
+
+COVERED_LEAST = 0.1
+"""The share of an event's tokens a method must keep for :func:`events_covered` to count the event as covered."""
+
+
+def events_covered(kept: KeptTokens, spans: Sequence[tuple[float, float]], least: float = COVERED_LEAST) -> list[float]:
+    """The share of the evidence events (``spans``) of which each method of ``kept`` kept at least ``least`` of the
+    tokens, in the order of ``kept.methods``; ``ValueError`` for ``least`` outside (0, 1] or a span that covers no
+    token of the clip."""
+    if isinstance(least, bool) or not isinstance(least, (int, float)) or not 0 < least <= 1:
+        raise ValueError(f"least must be a share in (0, 1], got {least!r}")
+    events = []
+    for span in spans:
+        tokens = evidence_tokens([span], kept.audio_tokens, kept.tokens_per_second)
+        if not tokens:
+            raise ValueError(f"the span {span} covers no audio token of a {kept.seconds:.1f}-s clip")
+        events.append(tokens)
+    return [
+        sum(len(tokens.intersection(m.indices)) >= least * len(tokens) - _SLACK for tokens in events) / len(events)
+        for m in kept.methods
+    ]
