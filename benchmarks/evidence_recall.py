@@ -1,5 +1,6 @@
 """Evidence recall on the long proving ground: the share of the audio tokens holding each item's answer that every
-method keeps (headrouter.evaluation.evidence), at keep 0.3 and 0.1, per task family, with 95% bootstrap intervals.
+method keeps (headrouter.evaluation.evidence), and the share of the evidence events of which it keeps at least a
+tenth of the tokens (events covered), at keep 0.3 and 0.1, per task family, with 95% bootstrap intervals.
 
     python benchmarks/evidence_recall.py --model benchmarks/models/proving_ground_long \
         --table benchmarks/models/proving_ground_long [--compare-table DIR] [--per-task 30] [--methods SPECS]
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 
 from headrouter.adapters import load_model, load_processor
 from headrouter.evaluation.bootstrap import mean_replicates, percentile_interval, resample_indices
-from headrouter.evaluation.evidence import evidence_recall, evidence_spans
+from headrouter.evaluation.evidence import COVERED_LEAST, events_covered, evidence_recall, evidence_spans
 from headrouter.evaluation.journal import weights_fingerprint
 from headrouter.evaluation.tasks.items import format_prompt
 from headrouter.methods.base import split_specs
@@ -38,25 +39,26 @@ BUCKETS = ((0.0, 0.1), (0.1, 0.5), (0.5, 1.0))
 """Evidence recall bands of :func:`answers_by_recall`: [low, high), the last one closed."""
 
 
-def summarize(rows: list[dict], keep: list[float]) -> str:
-    """Mean recall x 100 [95% interval] per method and (family, keep ratio), and per task at the lowest ratio."""
-    names = list(rows[0]["recall"][str(keep[0])])
+def summarize(rows: list[dict], keep: list[float], key: str = "recall") -> str:
+    """Mean ``key`` (``recall``, or ``covered``: the share of evidence events covered) x 100 [95% interval] per method
+    and (family, keep ratio), and per task at the lowest ratio."""
+    names = list(rows[0][key][str(keep[0])])
     header = "| method | " + " | ".join(f"{f} {k:g}" for f in FAMILIES for k in keep) + " |"
     lines = [header, "|---" * (1 + 2 * len(keep)) + "|"]
     for name in names:
         cells = []
         for family in FAMILIES:
             for k in keep:
-                values = [r["recall"][str(k)][name] for r in rows if r["task_type"] == family]
+                values = [r[key][str(k)][name] for r in rows if r["task_type"] == family]
                 interval = percentile_interval(mean_replicates(values, resample_indices(len(values), family)))
                 cells.append(f"{100 * np.mean(values):.1f} [{100 * interval[0]:.0f}, {100 * interval[1]:.0f}]")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     tasks = list(dict.fromkeys(r["task"] for r in rows))  # in file order
     low = str(min(keep))
-    lines += ["", f"Per task at keep {low} (mean recall x 100):", ""]
+    lines += ["", f"Per task at keep {low} (mean {key} x 100):", ""]
     lines += ["| method | " + " | ".join(tasks) + " |", "|---" * (1 + len(tasks)) + "|"]
     for name in names:
-        cells = [f"{100 * np.mean([r['recall'][low][name] for r in rows if r['task'] == t]):.1f}" for t in tasks]
+        cells = [f"{100 * np.mean([r[key][low][name] for r in rows if r['task'] == t]):.1f}" for t in tasks]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -126,10 +128,11 @@ def main() -> None:
         for item in tqdm([i for i in items if i.id not in done], desc="evidence recall", unit="item"):
             methods = methods_for(item, runs, table, compare)
             spans = evidence_spans(item)
-            row = {"id": item.id, "task": item.task, "task_type": item.task_type, "recall": {}}
+            row = {"id": item.id, "task": item.task, "task_type": item.task_type, "recall": {}, "covered": {}}
             for k in keep:
                 kept = kept_tokens(model, processor, item.audio, format_prompt(item), list(methods.values()), k)
                 row["recall"][str(k)] = dict(zip(methods, evidence_recall(kept, spans), strict=True))
+                row["covered"][str(k)] = dict(zip(methods, events_covered(kept, spans), strict=True))
             out.write(json.dumps(row) + "\n")
             out.flush()
             rows.append(row)
@@ -137,6 +140,14 @@ def main() -> None:
         f"Evidence recall x 100 [95% bootstrap interval], {len(rows)} long items of {args.data} "
         f"({args.per_task} per task); random keeps the keep ratio in expectation.\n\n" + summarize(rows, keep)
     )
+    if all("covered" in row for row in rows):
+        text += (
+            f"\nEvents covered x 100 [95% bootstrap interval]: the share of an item's evidence events of which the "
+            f"method kept at least {COVERED_LEAST:g} of the tokens (the events are those evidence recall counts; "
+            "an item of one event scores 0 or 100).\n\n"
+        ) + summarize(rows, keep, "covered")
+    else:
+        text += "\nEvents covered: not in this journal (written before they were recorded; rerun into a new --out).\n"
     if args.answers:
         predictions = [json.loads(line) for line in args.answers.read_text().splitlines() if line.strip()]
         text += (
