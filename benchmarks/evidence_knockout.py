@@ -109,22 +109,21 @@ def knockouts(model, processor, adapter, item, margin: int) -> dict[str, float]:
     for suffix, drop in (("", sorted(exact)), ("+margin", widen(exact, margin, n))):
         with tower_knockout(adapter.audio_tower, drop, n):
             scores[f"tower{suffix}"] = answer(model, processor, inputs, item)
-        with pruning(model, (n - len(drop)) / n, prune_layer=1, method=Knockout(drop=tuple(drop))):
-            scores[f"K=1{suffix}"] = answer(model, processor, inputs, item)
-        scores[f"K=2{suffix}"] = dropped_at_2(model, processor, inputs, item, drop, n)
+        for layer in (1, 2):
+            scores[f"K={layer}{suffix}"] = dropped_at(layer, model, processor, inputs, item, drop, n)
         rng = np.random.default_rng(list(item.id.encode()))
         control = rng.choice(np.setdiff1d(np.arange(n), drop), size=len(drop), replace=False).tolist()
-        scores[f"control K=2{suffix}"] = dropped_at_2(model, processor, inputs, item, control, n)
+        scores[f"control K=2{suffix}"] = dropped_at(2, model, processor, inputs, item, control, n)
     # as the methods that keep under a tenth of an event's tokens: a random tenth of them stays
     evidence = sorted(exact)
     stay = np.random.default_rng(list(item.id.encode())).choice(evidence, size=-(-len(evidence) // 10), replace=False)
-    scores["K=2, a tenth kept"] = dropped_at_2(model, processor, inputs, item, sorted(set(evidence) - set(stay)), n)
+    scores["K=2, a tenth kept"] = dropped_at(2, model, processor, inputs, item, sorted(set(evidence) - set(stay)), n)
     return scores
 
 
-def dropped_at_2(model, processor, inputs: dict, item, drop: list[int], n: int) -> float:
-    """The item's score with the audio tokens ``drop`` (of ``n``) dropped at decoder layer 2."""
-    with pruning(model, (n - len(drop)) / n, prune_layer=2, method=Knockout(drop=tuple(sorted(drop)))):
+def dropped_at(layer: int, model, processor, inputs: dict, item, drop: list[int], n: int) -> float:
+    """The item's score with the audio tokens ``drop`` (of ``n``) dropped at decoder layer ``layer``."""
+    with pruning(model, (n - len(drop)) / n, prune_layer=layer, method=Knockout(drop=tuple(sorted(drop)))):
         return answer(model, processor, inputs, item)
 
 
