@@ -74,7 +74,8 @@ def answers_by_recall(rows: list[dict], predictions: list[dict]) -> str:
     for row in rows:
         if score.get((row["id"], "none", None)) != 1.0:
             continue
-        right.setdefault(row["task"], set()).add(row["id"])
+        for group in (row["task"], row["task_type"]):
+            right.setdefault(group, set()).add(row["id"])
         for keep, recalls in row["recall"].items():
             for method, recall in recalls.items():
                 answer = score.get((row["id"], method, float(keep)))
@@ -92,14 +93,10 @@ def answers_by_recall(rows: list[dict], predictions: list[dict]) -> str:
         for i, (lo, hi) in enumerate(BUCKETS):
             band = (pairs[:, 0] >= lo) & ((pairs[:, 0] < hi) | (i == len(BUCKETS) - 1))
             cells.append(f"{100 * pairs[band, 1].mean():.0f}% ({band.sum()})" if band.any() else "- (0)")
-        items = len(right.get(group, ())) + sum(len(right[t]) for t in right if _family(rows, t) == group)
+        items = len(right.get(group, ()))
         name = f"**{group}**" if group in FAMILIES else group
         lines.append(f"| {name} | {items} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _family(rows: list[dict], task: str) -> str:
-    return next(r["task_type"] for r in rows if r["task"] == task)
 
 
 def main() -> None:
